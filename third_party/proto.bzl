@@ -7,7 +7,7 @@ in a genrule. Import paths are relative to the workspace root
 (`#include "protos/common.pb.h"`).
 """
 
-def iv_proto_library(name, srcs, deps = [], grpc = False, visibility = None):
+def iv_proto_library(name, srcs, deps = [], grpc = False, visibility = None, testonly = False):
     """Declares `name` (a cc_library) and `name + "_files"` (the .proto files).
 
     Args:
@@ -16,11 +16,13 @@ def iv_proto_library(name, srcs, deps = [], grpc = False, visibility = None):
       deps: other iv_proto_library targets these files import.
       grpc: also generate gRPC service stubs.
       visibility: as usual.
+      testonly: as usual.
     """
     native.filegroup(
         name = name + "_files",
         srcs = srcs + [dep + "_files" for dep in deps],
         visibility = visibility,
+        testonly = testonly,
     )
     stems = [src[:-len(".proto")] for src in srcs]
     outs = [s + ".pb.h" for s in stems] + [s + ".pb.cc" for s in stems]
@@ -31,9 +33,10 @@ def iv_proto_library(name, srcs, deps = [], grpc = False, visibility = None):
     cmd += " " + " ".join(["$(location %s)" % src for src in srcs])
     native.genrule(
         name = name + "_gen",
-        srcs = [name + "_files"],
+        srcs = srcs + [name + "_files"],
         outs = outs,
         cmd = cmd,
+        testonly = testonly,
     )
     native.cc_library(
         name = name,
@@ -41,4 +44,5 @@ def iv_proto_library(name, srcs, deps = [], grpc = False, visibility = None):
         hdrs = [o for o in outs if o.endswith(".h")],
         deps = deps + ["//third_party:protobuf"] + (["//third_party:grpc"] if grpc else []),
         visibility = visibility,
+        testonly = testonly,
     )

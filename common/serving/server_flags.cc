@@ -1,0 +1,46 @@
+#include "common/serving/server_flags.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace iv::serving {
+
+void AddServerFlags(CLI::App& app, ServerOptions& options, int default_port) {
+  options.address = absl::StrCat("0.0.0.0:", default_port);
+  options.metrics_address = absl::StrCat("0.0.0.0:", default_port + 1000);
+  app.add_option("--address", options.address, "host:port to serve gRPC on")
+      ->capture_default_str();
+  app.add_option("--api-key", options.api_key,
+                 "require 'authorization: Bearer KEY' on every call except "
+                 "health and reflection (empty: no auth)")
+      ->envname("IV_API_KEY");
+  app.add_option("--tls-cert", options.tls_cert_path,
+                 "PEM certificate chain; with --tls-key serves TLS")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", options.tls_key_path, "PEM private key")
+      ->check(CLI::ExistingFile);
+  app.add_option_function<int>(
+         "--max-message-mb",
+         [&options](const int& mib) { options.max_message_bytes = mib << 20; },
+         "largest request or response, in MiB")
+      ->default_str(std::to_string(options.max_message_bytes >> 20))
+      ->check(CLI::Range(1, 2047));
+  app.add_option("--max-in-flight", options.max_in_flight,
+                 "calls served at once; more get RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--metrics-address", options.metrics_address,
+                 "host:port of the Prometheus /metrics endpoint (empty: off)")
+      ->capture_default_str();
+  app.add_option_function<double>(
+         "--drain-seconds",
+         [&options](const double& seconds) {
+           options.drain_timeout = absl::Seconds(seconds);
+         },
+         "on SIGTERM, how long calls in flight may finish")
+      ->default_str(absl::StrCat(absl::ToDoubleSeconds(options.drain_timeout)))
+      ->check(CLI::NonNegativeNumber);
+}
+
+}  // namespace iv::serving

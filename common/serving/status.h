@@ -1,0 +1,45 @@
+// The project's status-code policy, written down once. Libraries return
+// absl::Status; the gRPC layer of each service converts with ToGrpcStatus.
+//
+//   INVALID_ARGUMENT     the request is malformed: the message names the field
+//                        and what is wrong ("k: must be in [1, 10000], got 0").
+//   NOT_FOUND            a named thing does not exist (collection, id, job,
+//                        checkpoint, file under an allowed root).
+//   ALREADY_EXISTS       create of a thing that exists.
+//   FAILED_PRECONDITION  the request is fine but the system is not in a state
+//                        to serve it (no model loaded yet, job already done).
+//   OUT_OF_RANGE         a position past the end (timestamp after a video's
+//   end). RESOURCE_EXHAUSTED   a queue, the in-flight limit or a size limit is
+//   full;
+//                        retry later with backoff.
+//   UNAUTHENTICATED      missing or wrong API key.
+//   PERMISSION_DENIED    a path outside the server's allowed roots.
+//   DEADLINE_EXCEEDED    the caller's deadline passed.
+//   CANCELLED            the caller went away.
+//   UNAVAILABLE          the server is shutting down or a dependency is down;
+//                        retry on another replica.
+//   UNIMPLEMENTED        the RPC or option is not supported by this build.
+//   DATA_LOSS            stored data failed its checksum.
+//   INTERNAL             a bug: never for anything the caller did.
+//
+// A bad request never crashes a service nor changes its health.
+#ifndef COMMON_SERVING_STATUS_H_
+#define COMMON_SERVING_STATUS_H_
+
+#include <grpcpp/support/status.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace iv::serving {
+
+// Same code, same message. absl and gRPC share the numeric codes.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// INVALID_ARGUMENT with the field named first: "<field>: <problem>".
+absl::Status InvalidField(absl::string_view field, absl::string_view problem);
+
+}  // namespace iv::serving
+
+#endif  // COMMON_SERVING_STATUS_H_
