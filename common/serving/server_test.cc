@@ -21,7 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/serving/connection.h"
-#include "common/serving/server_flags.h"
+#include "common/serving/flags.h"
 #include "common/serving/testdata/echo.grpc.pb.h"
 #include "third_party/grpc_health/health.grpc.pb.h"
 
@@ -453,7 +453,7 @@ TEST_F(ServerTest, BadOptionsAreRefusedClearly) {
             std::string::npos);
 }
 
-TEST_F(ServerTest, FlagsFillOptions) {
+TEST_F(ServerTest, FlagsFillServerAndClientOptions) {
   CLI::App app;
   ServerOptions options;
   AddServerFlags(app, options, 50051);
@@ -466,6 +466,18 @@ TEST_F(ServerTest, FlagsFillOptions) {
   EXPECT_EQ(options.drain_timeout, absl::Milliseconds(2500));
   EXPECT_EQ(options.max_message_bytes, 8 << 20);
   EXPECT_EQ(options.api_key, "abc");
+
+  CLI::App client_app;
+  ConnectionOptions client;
+  AddConnectionFlags(client_app, client);
+  EXPECT_FALSE(client.tls);
+  const std::string ca = testing::TempDir() + "/ca.pem";
+  std::ofstream(ca) << "pem";
+  std::vector<std::string> client_args = {"--tls-ca", ca};
+  std::reverse(client_args.begin(), client_args.end());
+  client_app.parse(client_args);
+  EXPECT_TRUE(client.tls) << "--tls-ca implies --tls";
+  EXPECT_EQ(client.tls_ca_path, ca);
 }
 
 }  // namespace

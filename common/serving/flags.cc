@@ -1,4 +1,4 @@
-#include "common/serving/server_flags.h"
+#include "common/serving/flags.h"
 
 #include <string>
 
@@ -41,6 +41,18 @@ void AddServerFlags(CLI::App& app, ServerOptions& options, int default_port) {
          "on SIGTERM, how long calls in flight may finish")
       ->default_str(absl::StrCat(absl::ToDoubleSeconds(options.drain_timeout)))
       ->check(CLI::NonNegativeNumber);
+}
+
+void AddConnectionFlags(CLI::App& app, ConnectionOptions& options) {
+  app.add_option("--api-key", options.api_key,
+                 "API key the service requires, if any")
+      ->envname("IV_API_KEY");
+  app.add_flag("--tls", options.tls, "connect with TLS");
+  app.add_option("--tls-ca", options.tls_ca_path,
+                 "PEM file of the CA that signed the server's certificate "
+                 "(implies --tls; default: the system's roots)")
+      ->check(CLI::ExistingFile)
+      ->each([&options](const std::string&) { options.tls = true; });
 }
 
 }  // namespace iv::serving

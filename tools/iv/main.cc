@@ -1,0 +1,34 @@
+// iv: the one command-line tool of the InternVideo platform. Each area adds
+// its subcommands here; run `iv --help` or `iv COMMAND --help`.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "tools/iv/health_command.h"
+#include "tools/iv/version_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App iv(
+      "iv - train, serve and query InternVideo video foundation models.\n"
+      "Run `iv COMMAND --help` for the options of a command.",
+      "iv");
+  iv.require_subcommand(1);
+  iv.footer("Services take the API key from --api-key or IV_API_KEY.");
+  iv::cli::AddHealthCommand(iv);
+  iv::cli::AddVersionCommand(iv);
+  if (argc == 1) {
+    std::printf("%s", iv.help().c_str());
+    return 1;
+  }
+  const std::string first = argv[1];
+  auto named_first = [&first](CLI::App* command) {
+    return command->check_name(first);
+  };
+  if (first[0] != '-' && iv.get_subcommands(named_first).empty()) {
+    std::fprintf(stderr, "iv: unknown command '%s'; run `iv --help`\n",
+                 first.c_str());
+    return 2;
+  }
+  CLI11_PARSE(iv, argc, argv);
+  return 0;
+}
