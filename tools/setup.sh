@@ -21,6 +21,8 @@ packages=(
   # Serving, command line, tests and benchmarks.
   prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev openssl
+  # Independent reference implementations that tests check the C++ against.
+  python3 python3-numpy
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }
