@@ -2,12 +2,17 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/safetensors/safetensors.h"
 #include "common/serving/server.h"
 #include "common/serving/testdata/echo.grpc.pb.h"
 
@@ -97,6 +102,94 @@ TEST(IvTest, HealthNeedsAnAddress) {
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.output.find("address is required"), std::string::npos)
       << missing.output;
+}
+
+TEST(IvTest, VideoProbeAndSample) {
+  const std::string video = testing::TempDir() + "/probe.mp4";
+  const std::string make = absl::StrCat(
+      "ffmpeg -v error -y -f lavfi -i testsrc2=size=96x64:rate=20 "
+      "-frames:v 60 -c:v libx264 -g 10 ",
+      video);
+  ASSERT_EQ(std::system(make.c_str()), 0);
+
+  Invocation probe = RunIv("video probe " + video);
+  ASSERT_EQ(probe.exit_code, 0) << probe.output;
+  nlohmann::json info = nlohmann::json::parse(probe.output);
+  EXPECT_EQ(info["num_frames"], 60);
+  EXPECT_EQ(info["width"], 96);
+  EXPECT_EQ(info["height"], 64);
+  EXPECT_DOUBLE_EQ(info["fps"].get<double>(), 20.0);
+  EXPECT_DOUBLE_EQ(info["duration_s"].get<double>(), 3.0);
+  EXPECT_EQ(info["codec"], "h264");
+
+  const std::string out = testing::TempDir() + "/sample.safetensors";
+  Invocation sample =
+      RunIv("video sample " + video + " --num-frames 6 --out " + out);
+  ASSERT_EQ(sample.exit_code, 0) << sample.output;
+  auto file = ReadSafetensors(out);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->Find("frames")->sizes(),
+            (std::vector<int64_t>{6, 64, 96, 3}));
+  EXPECT_EQ(file->Find("frames")->scalar_type(), torch::kUInt8);
+  // Centred uniform segments of 60 frames: 5, 15, ..., 55.
+  EXPECT_TRUE(
+      torch::equal(*file->Find("frame_indices"),
+                   torch::tensor({5, 15, 25, 35, 45, 55}, torch::kInt64)));
+
+  Invocation dense = RunIv("video sample " + video +
+                           " --num-frames 4 --sampler dense "
+                           "--frame-interval 3 --out " +
+                           out);
+  ASSERT_EQ(dense.exit_code, 0) << dense.output;
+  file = ReadSafetensors(out);
+  ASSERT_TRUE(file.ok());
+  // Span 12 centred in 60 frames: offset 24.
+  EXPECT_TRUE(torch::equal(*file->Find("frame_indices"),
+                           torch::tensor({24, 27, 30, 33}, torch::kInt64)));
+}
+
+TEST(IvTest, SynthRendersAWorldAndItsPreview) {
+  const std::string out = testing::TempDir() + "/world";
+  Invocation synth = RunIv("synth --out " + out +
+                           " --seed 3 --train 6 --val 2 --test 2 "
+                           "--untrimmed-test 1 --preview");
+  ASSERT_EQ(synth.exit_code, 0) << synth.output;
+  EXPECT_NE(synth.output.find("10 clips"), std::string::npos) << synth.output;
+  std::ifstream manifest(out + "/train.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(manifest, line);) {
+    nlohmann::json clip = nlohmann::json::parse(line);
+    EXPECT_TRUE(clip.contains("action_id"));
+    ++lines;
+  }
+  EXPECT_EQ(lines, 6);
+  EXPECT_TRUE(std::ifstream(out + "/test_untrimmed.jsonl").good());
+  EXPECT_TRUE(std::ifstream(out + "/preview.png").good());
+
+  Invocation probe = RunIv("video probe " + out + "/clips/train_00000.mp4");
+  ASSERT_EQ(probe.exit_code, 0) << probe.output;
+  nlohmann::json info = nlohmann::json::parse(probe.output);
+  EXPECT_EQ(info["num_frames"], 32);
+  EXPECT_EQ(info["width"], 128);
+  EXPECT_DOUBLE_EQ(info["fps"].get<double>(), 16.0);
+
+  Invocation bad = RunIv("synth --out " + out + " --size 20");
+  EXPECT_NE(bad.exit_code, 0);
+}
+
+TEST(IvTest, VideoCommandsRefuseBadInputInOneLine) {
+  const std::string text = testing::TempDir() + "/text.mp4";
+  std::system(("echo 'not a video' > " + text).c_str());
+  for (const std::string& args :
+       {"video probe " + text, std::string("video probe /nonexistent/x.mp4"),
+        "video sample " + text + " --num-frames 4 --out /tmp/x.safetensors"}) {
+    Invocation run = RunIv(args);
+    EXPECT_EQ(run.exit_code, 1) << args << ": " << run.output;
+    EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1)
+        << args << ": " << run.output;
+  }
+  Invocation bad_sampler = RunIv("video sample x.mp4 --sampler random --out y");
+  EXPECT_NE(bad_sampler.exit_code, 0);
 }
 
 }  // namespace

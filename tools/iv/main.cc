@@ -4,8 +4,11 @@
 #include <cstdio>
 #include <string>
 
+#include "tools/iv/bench_command.h"
 #include "tools/iv/health_command.h"
+#include "tools/iv/synth_command.h"
 #include "tools/iv/version_command.h"
+#include "tools/iv/video_command.h"
 
 int main(int argc, char** argv) {
   CLI::App iv(
@@ -14,8 +17,11 @@ int main(int argc, char** argv) {
       "iv");
   iv.require_subcommand(1);
   iv.footer("Services take the API key from --api-key or IV_API_KEY.");
+  iv::cli::AddBenchCommand(iv);
   iv::cli::AddHealthCommand(iv);
+  iv::cli::AddSynthCommand(iv);
   iv::cli::AddVersionCommand(iv);
+  iv::cli::AddVideoCommand(iv);
   if (argc == 1) {
     std::printf("%s", iv.help().c_str());
     return 1;

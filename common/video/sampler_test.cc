@@ -1,0 +1,104 @@
+#include "common/video/sampler.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace iv::video {
+namespace {
+
+nlohmann::json Reference() {
+  FILE* pipe =
+      popen("/usr/bin/python3 common/video/testdata/sampler_reference.py", "r");
+  std::string output;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+    output.append(buffer.data(), n);
+  }
+  EXPECT_EQ(pclose(pipe), 0);
+  return nlohmann::json::parse(output);
+}
+
+TEST(SamplerTest, TestModeMatchesTheReferenceConventions) {
+  nlohmann::json reference = Reference();
+  for (const nlohmann::json& c : reference["uniform"]) {
+    EXPECT_EQ(nlohmann::json(UniformIndices(c[0], c[1], SampleMode::kTest)),
+              c[2])
+        << c;
+  }
+  for (const nlohmann::json& c : reference["dense"]) {
+    EXPECT_EQ(
+        nlohmann::json(DenseClips(c[0], c[1], c[2], c[3], SampleMode::kTest)),
+        c[4])
+        << c;
+  }
+  for (const nlohmann::json& c : reference["windows"]) {
+    absl::StatusOr<std::vector<Window>> windows =
+        SlidingWindows(c["times"].get<std::vector<double>>(), c["duration"],
+                       c["window"], c["stride"], c["per_window"]);
+    ASSERT_TRUE(windows.ok()) << windows.status();
+    ASSERT_EQ(windows->size(), c["expected"].size());
+    for (size_t i = 0; i < windows->size(); ++i) {
+      const nlohmann::json& expected = c["expected"][i];
+      EXPECT_NEAR((*windows)[i].start_s, expected["start"].get<double>(), 1e-9);
+      EXPECT_NEAR((*windows)[i].end_s, expected["end"].get<double>(), 1e-9);
+      EXPECT_EQ(nlohmann::json((*windows)[i].frame_indices), expected["frames"])
+          << "window " << i;
+    }
+  }
+}
+
+TEST(SamplerTest, TrainingDrawsOneFrameFromEachSegment) {
+  std::mt19937_64 rng(1), same(1);
+  std::set<int64_t> seen;
+  for (int draw = 0; draw < 100; ++draw) {
+    std::vector<int64_t> indices =
+        UniformIndices(64, 8, SampleMode::kTrain, &rng);
+    ASSERT_EQ(indices.size(), 8);
+    for (int k = 0; k < 8; ++k) {
+      EXPECT_GE(indices[k], 8 * k);
+      EXPECT_LT(indices[k], 8 * (k + 1));
+    }
+    EXPECT_EQ(indices, UniformIndices(64, 8, SampleMode::kTrain, &same));
+    seen.insert(indices[0]);
+  }
+  EXPECT_EQ(seen.size(), 8) << "every offset of the first segment is drawn";
+}
+
+TEST(SamplerTest, TrainingDenseClipsStayInsideAndKeepTheirStride) {
+  std::mt19937_64 rng(3);
+  for (int draw = 0; draw < 50; ++draw) {
+    auto clips = DenseClips(100, 8, 4, 3, SampleMode::kTrain, &rng);
+    ASSERT_EQ(clips.size(), 3);
+    for (const auto& clip : clips) {
+      for (size_t j = 1; j < clip.size(); ++j) {
+        EXPECT_EQ(clip[j] - clip[j - 1], 4);
+      }
+      EXPECT_LT(clip.back(), 100);
+    }
+  }
+  // Too short a video repeats its last frame instead of looping.
+  auto short_clip = DenseClips(10, 8, 4, 1, SampleMode::kTrain, &rng)[0];
+  EXPECT_EQ(short_clip.back(), 9);
+  EXPECT_TRUE(std::is_sorted(short_clip.begin(), short_clip.end()));
+}
+
+TEST(SamplerTest, SlidingWindowsRejectBadArguments) {
+  std::vector<double> times;
+  for (int i = 0; i < 24; ++i) times.push_back(i / 16.0);
+  auto too_short = SlidingWindows(times, 1.5, 2.0, 1.0, 8);
+  EXPECT_EQ(too_short.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(too_short.status().message().find("shorter than one window"),
+            std::string::npos);
+  EXPECT_FALSE(SlidingWindows(times, 1.5, 0, 1.0, 8).ok());
+  EXPECT_FALSE(SlidingWindows(times, 1.5, 1.0, 2.0, 8).ok());
+  EXPECT_FALSE(SlidingWindows(times, 1.5, 1.0, 0.5, 0).ok());
+  EXPECT_FALSE(SlidingWindows({}, 1.5, 1.0, 0.5, 4).ok());
+}
+
+}  // namespace
+}  // namespace iv::video

@@ -1,0 +1,101 @@
+#include "common/video/transforms.h"
+
+#include <cmath>
+
+namespace iv::video {
+namespace {
+
+constexpr int64_t kHeight = 2, kWidth = 3;  // dims of [C, T, H, W]
+
+torch::Tensor Crop(const torch::Tensor& clip, int64_t top, int64_t left,
+                   int size) {
+  TORCH_CHECK(clip.size(kHeight) >= size && clip.size(kWidth) >= size,
+              "crop of ", size, " from a clip of ", clip.size(kHeight), "x",
+              clip.size(kWidth));
+  return clip.narrow(kHeight, top, size).narrow(kWidth, left, size);
+}
+
+}  // namespace
+
+torch::Tensor ToFloatClip(const torch::Tensor& frames) {
+  TORCH_CHECK(frames.dim() == 4 && frames.size(3) == 3 &&
+                  frames.scalar_type() == torch::kUInt8,
+              "frames must be uint8 [T, H, W, 3]");
+  return frames.permute({3, 0, 1, 2}).to(torch::kFloat32).div_(255.0f);
+}
+
+torch::Tensor ResizeShortSide(const torch::Tensor& clip, int short_side) {
+  const int64_t height = clip.size(kHeight), width = clip.size(kWidth);
+  const int64_t shorter = std::min(height, width);
+  if (shorter == short_side) return clip;
+  // Same rounding as mmaction2's Resize for (-1, short_side).
+  const int64_t new_height =
+      height <= width ? short_side
+                      : static_cast<int64_t>(std::lround(
+                            static_cast<double>(height) * short_side / width));
+  const int64_t new_width =
+      width <= height ? short_side
+                      : static_cast<int64_t>(std::lround(
+                            static_cast<double>(width) * short_side / height));
+  // Frames as a batch of images: [T, C, H, W].
+  torch::Tensor images = clip.permute({1, 0, 2, 3});
+  torch::Tensor resized = torch::nn::functional::interpolate(
+      images, torch::nn::functional::InterpolateFuncOptions()
+                  .size(std::vector<int64_t>{new_height, new_width})
+                  .mode(torch::kBilinear)
+                  .align_corners(false));
+  return resized.permute({1, 0, 2, 3}).contiguous();
+}
+
+torch::Tensor CenterCrop(const torch::Tensor& clip, int size) {
+  return Crop(clip, (clip.size(kHeight) - size) / 2,
+              (clip.size(kWidth) - size) / 2, size);
+}
+
+std::vector<torch::Tensor> ThreeCrop(const torch::Tensor& clip, int size) {
+  const int64_t height = clip.size(kHeight), width = clip.size(kWidth);
+  std::vector<torch::Tensor> crops;
+  if (width >= height) {
+    const int64_t top = (height - size) / 2;
+    for (int64_t left : {int64_t{0}, (width - size) / 2, width - size}) {
+      crops.push_back(Crop(clip, top, left, size));
+    }
+  } else {
+    const int64_t left = (width - size) / 2;
+    for (int64_t top : {int64_t{0}, (height - size) / 2, height - size}) {
+      crops.push_back(Crop(clip, top, left, size));
+    }
+  }
+  return crops;
+}
+
+torch::Tensor RandomCrop(const torch::Tensor& clip, int size,
+                         std::mt19937_64* rng) {
+  const uint64_t rows = clip.size(kHeight) - size + 1;
+  const uint64_t columns = clip.size(kWidth) - size + 1;
+  const int64_t top = static_cast<int64_t>((*rng)() % rows);
+  const int64_t left = static_cast<int64_t>((*rng)() % columns);
+  return Crop(clip, top, left, size);
+}
+
+torch::Tensor HorizontalFlip(const torch::Tensor& clip) {
+  return clip.flip({kWidth});
+}
+
+torch::Tensor Normalize(const torch::Tensor& clip,
+                        const Normalization& normalization) {
+  auto options = torch::TensorOptions().dtype(clip.scalar_type());
+  torch::Tensor mean =
+      torch::tensor(std::vector<float>(normalization.mean.begin(),
+                                       normalization.mean.end()),
+                    options)
+          .view({3, 1, 1, 1});
+  torch::Tensor std =
+      torch::tensor(std::vector<float>(normalization.std.begin(),
+                                       normalization.std.end()),
+                    options)
+          .view({3, 1, 1, 1});
+  return (clip - mean) / std;
+}
+
+}  // namespace iv::video

@@ -1,0 +1,102 @@
+// Writes RGB frames as H.264 (libx264, yuv420p) in .mp4 through libavcodec
+// and libavformat, and single RGB images as PNG.
+//
+// Files appear atomically: a writer works on a temporary file beside the
+// final path and renames it on Close, so a crash or an error never leaves a
+// half-written file under the final name.
+#ifndef COMMON_VIDEO_WRITER_H_
+#define COMMON_VIDEO_WRITER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+struct AVCodecContext;
+struct AVFormatContext;
+struct AVFrame;
+struct AVPacket;
+struct AVStream;
+struct SwsContext;
+
+namespace iv::video {
+
+namespace internal {
+// Frees FFmpeg objects with their matching free functions.
+struct AvFree {
+  void operator()(AVFormatContext* format) const;  // also closes its file
+  void operator()(AVCodecContext* codec) const;
+  void operator()(AVFrame* frame) const;
+  void operator()(AVPacket* packet) const;
+  void operator()(SwsContext* sws) const;
+};
+}  // namespace internal
+
+struct WriterOptions {
+  int fps = 16;
+  int crf = 18;  // x264 constant rate factor: 0 lossless .. 51 worst
+  std::string preset = "veryfast";
+  // Encoder threads. 1 makes the output bytes a function of the frames alone
+  // (x264's threaded encoding is not bit-exact across runs); render many
+  // files at once for parallelism instead.
+  int threads = 1;
+  int gop = 0;  // frames between keyframes; 0 = the codec's default
+};
+
+class VideoWriter {
+ public:
+  // INVALID_ARGUMENT for odd or non-positive sizes (yuv420p halves both
+  // dimensions of the chroma planes, so H.264 needs them even) and bad
+  // options; UNIMPLEMENTED if FFmpeg lacks libx264; the errno's code if the
+  // temporary file cannot be created.
+  static absl::StatusOr<std::unique_ptr<VideoWriter>> Open(
+      const std::string& path, int width, int height,
+      const WriterOptions& options = {});
+
+  VideoWriter(const VideoWriter&) = delete;
+  VideoWriter& operator=(const VideoWriter&) = delete;
+  // Closes the file if Close was not called; its status is lost then.
+  ~VideoWriter();
+
+  // `rgb24` holds width*height*3 bytes, row-major, no padding. Frame i is
+  // shown at i / fps seconds.
+  absl::Status WriteFrame(const uint8_t* rgb24);
+
+  // Flushes the encoder, finishes the file and renames it to its final path.
+  // FAILED_PRECONDITION if no frame was written (nothing is kept then).
+  // After an error the temporary file is removed. Idempotent.
+  absl::Status Close();
+
+  int frames_written() const { return frames_written_; }
+
+ private:
+  VideoWriter(std::string path, std::string temp_path, int width, int height);
+  absl::Status Init(const WriterOptions& options);
+  // Sends `frame` (null to flush) and muxes every packet the encoder returns.
+  absl::Status Encode(AVFrame* frame);
+  absl::Status Finish();
+
+  const std::string path_;
+  const std::string temp_path_;
+  const int width_, height_;
+  int frames_written_ = 0;
+  bool closed_ = false;
+  absl::Status error_;  // the first error; Close reports it
+  std::unique_ptr<AVFormatContext, internal::AvFree> format_;
+  std::unique_ptr<AVCodecContext, internal::AvFree> codec_;
+  AVStream* stream_ = nullptr;  // owned by format_
+  std::unique_ptr<AVFrame, internal::AvFree> frame_;
+  std::unique_ptr<AVPacket, internal::AvFree> packet_;
+  std::unique_ptr<SwsContext, internal::AvFree> sws_;
+};
+
+// Encodes one RGB image (width*height*3 bytes, row-major) as a PNG file with
+// libavcodec's PNG encoder. Written atomically like the videos.
+absl::Status WritePng(const std::string& path, const uint8_t* rgb24, int width,
+                      int height);
+
+}  // namespace iv::video
+
+#endif  // COMMON_VIDEO_WRITER_H_
