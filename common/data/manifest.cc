@@ -1,10 +1,6 @@
 #include "common/data/manifest.h"
 
-#include <unistd.h>
-
-#include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -15,7 +11,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/data/synthworld_vocabulary.h"
+#include "common/files/atomic_file.h"
 
 namespace iv::data {
 namespace {
@@ -254,7 +252,7 @@ absl::Status WriteManifest(const std::string& path,
     }
     absl::StrAppend(&text, ToJson(entries[i]).dump(), "\n");
   }
-  return WriteFileAtomically(path, text);
+  return files::WriteFileAtomically(path, text);
 }
 
 }  // namespace
@@ -277,33 +275,6 @@ absl::Status WriteTrimmedManifest(const std::string& path,
 absl::Status WriteUntrimmedManifest(const std::string& path,
                                     const std::vector<UntrimmedVideo>& videos) {
   return WriteManifest(path, videos);
-}
-
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view contents) {
-  // Unique per process and call, so concurrent writers never share a temp.
-  static std::atomic<int> counter{0};
-  const std::string temp =
-      absl::StrCat(path, ".tmp.", getpid(), ".", counter++);
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      return absl::ErrnoToStatus(errno, absl::StrCat("cannot create ", temp));
-    }
-    out.write(contents.data(), contents.size());
-    out.close();
-    if (!out) {
-      std::remove(temp.c_str());
-      return absl::DataLossError(absl::StrCat("cannot write ", temp));
-    }
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    std::remove(temp.c_str());
-    return absl::ErrnoToStatus(
-        error, absl::StrCat("cannot rename ", temp, " to ", path));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace iv::data

@@ -12,7 +12,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 
 namespace iv::data {
 
@@ -70,12 +69,6 @@ absl::Status WriteTrimmedManifest(const std::string& path,
                                   const std::vector<TrimmedClip>& clips);
 absl::Status WriteUntrimmedManifest(const std::string& path,
                                     const std::vector<UntrimmedVideo>& videos);
-
-// Writes `contents` to a temporary file beside `path` and renames it over
-// `path`. The manifest writers use it; so can anything else a reader must
-// never see half of.
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view contents);
 
 }  // namespace iv::data
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -14,13 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-std::string TempDir(const std::string& name) {
-  const std::string dir = absl::StrCat(::testing::TempDir(), "/", name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 void WriteText(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
@@ -48,7 +42,7 @@ TrimmedClip SampleClip() {
 }
 
 TEST(ManifestTest, TrimmedRoundTrip) {
-  const std::string dir = TempDir("trimmed");
+  const std::string dir = test::FreshTempDir("trimmed");
   const std::string path = dir + "/train.jsonl";
   TrimmedClip other = SampleClip();
   other.file = "clips/clip_0002.mp4";
@@ -90,7 +84,7 @@ TEST(ManifestTest, TrimmedRoundTrip) {
 }
 
 TEST(ManifestTest, UntrimmedRoundTrip) {
-  const std::string dir = TempDir("untrimmed");
+  const std::string dir = test::FreshTempDir("untrimmed");
   UntrimmedVideo video;
   video.file = "untrimmed/video_000.mp4";
   video.duration_s = 9.625;
@@ -117,7 +111,7 @@ TEST(ManifestTest, UntrimmedRoundTrip) {
 }
 
 TEST(ManifestTest, ReadsTheSpecExampleAndOtherRenderersLines) {
-  const std::string dir = TempDir("foreign");
+  const std::string dir = test::FreshTempDir("foreign");
   // The spec's example, spread over one line, plus a line with fields we do
   // not know, no action_id, no num_objects and an absolute path.
   WriteText(
@@ -137,7 +131,7 @@ TEST(ManifestTest, ReadsTheSpecExampleAndOtherRenderersLines) {
 }
 
 TEST(ManifestTest, MalformedLinesNameFileLineAndField) {
-  const std::string dir = TempDir("malformed");
+  const std::string dir = test::FreshTempDir("malformed");
   const std::string good =
       R"({"file": "a.mp4", "actor": {"shape": "circle", "color": "red", "size": "small"}, "action": "grow"})";
   struct Case {
@@ -184,7 +178,7 @@ TEST(ManifestTest, MalformedLinesNameFileLineAndField) {
 }
 
 TEST(ManifestTest, WriterRefusesEntriesWithoutFile) {
-  const std::string dir = TempDir("nofile");
+  const std::string dir = test::FreshTempDir("nofile");
   TrimmedClip clip = SampleClip();
   clip.file.clear();
   const absl::Status s = WriteTrimmedManifest(dir + "/m.jsonl", {clip});

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "common/files/atomic_file.h"
 #include "common/video/writer.h"
 
 namespace iv::data::synthworld {
@@ -486,8 +487,8 @@ absl::Status WriteWorldJson(const SynthOptions& o) {
        "each clip's seed is ClipSeed(seed, split, untrimmed, index), a "
        "SplitMix64 hash chain, so splits never share a seed"},
   };
-  return WriteFileAtomically(JoinPath(o.out_dir, "world.json"),
-                             world.dump(2) + "\n");
+  return files::WriteFileAtomically(JoinPath(o.out_dir, "world.json"),
+                                    world.dump(2) + "\n");
 }
 
 }  // namespace
@@ -905,7 +906,8 @@ absl::Status WritePreview(const SynthOptions& options) {
   absl::Status s = video::WritePng(JoinPath(options.out_dir, "preview.png"),
                                    sheet.data(), width, height);
   if (!s.ok()) return s;
-  return WriteFileAtomically(JoinPath(options.out_dir, "preview.txt"), text);
+  return files::WriteFileAtomically(JoinPath(options.out_dir, "preview.txt"),
+                                    text);
 }
 
 }  // namespace iv::data::synthworld

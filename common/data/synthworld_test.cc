@@ -1,10 +1,8 @@
 #include "common/data/synthworld.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <complex>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -18,6 +16,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/data/manifest.h"
+#include "common/testing/ffmpeg_cli.h"
+#include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -29,32 +29,9 @@ using ::testing::HasSubstr;
 
 constexpr double kPi = 3.14159265358979323846;
 
-std::string TempDir(const std::string& name) {
-  const std::string dir = absl::StrCat(::testing::TempDir(), "/", name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// Every frame of a video or image as rgb24, decoded by the ffmpeg CLI.
-std::vector<uint8_t> DecodeWithFfmpeg(const std::string& path) {
-  const std::string command =
-      absl::StrCat("ffmpeg -v error -nostdin -i '", path,
-                   "' -f rawvideo -pix_fmt rgb24 - 2>/dev/null");
-  FILE* pipe = popen(command.c_str(), "r");
-  std::vector<uint8_t> bytes;
-  if (pipe == nullptr) return bytes;
-  std::array<uint8_t, 1 << 16> buffer;
-  for (size_t n; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) {
-    bytes.insert(bytes.end(), buffer.begin(), buffer.begin() + n);
-  }
-  pclose(pipe);
-  return bytes;
 }
 
 std::vector<uint8_t> RenderFrame(const SceneRenderer& renderer, int frame) {
@@ -652,9 +629,9 @@ SynthOptions SmallWorld(const std::string& out_dir, uint64_t seed) {
 }
 
 TEST(WorldTest, SameSeedSameBytesWhateverTheThreads) {
-  SynthOptions a = SmallWorld(TempDir("world_a"), 5);
+  SynthOptions a = SmallWorld(test::FreshTempDir("world_a"), 5);
   a.threads = 1;
-  SynthOptions b = SmallWorld(TempDir("world_b"), 5);
+  SynthOptions b = SmallWorld(test::FreshTempDir("world_b"), 5);
   b.threads = 3;
   std::vector<SynthProgress> progress;
   ASSERT_TRUE(RenderWorld(a, [&](const SynthProgress& p) {
@@ -681,7 +658,7 @@ TEST(WorldTest, SameSeedSameBytesWhateverTheThreads) {
           "val_untrimmed.jsonl", "test_untrimmed.jsonl", "world.json"));
   EXPECT_TRUE(files_a == files_b);
 
-  const std::string other_dir = TempDir("world_c");
+  const std::string other_dir = test::FreshTempDir("world_c");
   ASSERT_TRUE(RenderWorld(SmallWorld(other_dir, 6), nullptr).ok());
   EXPECT_NE(ReadFile(other_dir + "/train.jsonl"), files_a["train.jsonl"]);
 }
@@ -689,7 +666,7 @@ TEST(WorldTest, SameSeedSameBytesWhateverTheThreads) {
 TEST(WorldTest, ManifestsDescribeTheEncodedFiles) {
   // Without noise, which x264 at crf 18 partly smooths away, so that the
   // comparison below measures the writer on the shapes.
-  SynthOptions options = SmallWorld(TempDir("world_files"), 11);
+  SynthOptions options = SmallWorld(test::FreshTempDir("world_files"), 11);
   options.noise = 0;
   ASSERT_TRUE(RenderWorld(options, nullptr).ok());
   EXPECT_THAT(ReadFile(options.out_dir + "/world.json"),
@@ -712,7 +689,7 @@ TEST(WorldTest, ManifestsDescribeTheEncodedFiles) {
   // between saturated colors.
   auto scene = SampleTrimmedScene(ClipSeed(11, kTrain, false, 0), 0);
   const SceneRenderer renderer(*scene, 64);
-  const std::vector<uint8_t> decoded = DecodeWithFfmpeg((*clips)[0].path);
+  const std::vector<uint8_t> decoded = test::DecodeWithFfmpeg((*clips)[0].path);
   ASSERT_EQ(decoded.size(), renderer.frame_bytes() * kClipFrames);
   double total = 0;
   for (int f = 0; f < kClipFrames; ++f) {
@@ -727,7 +704,7 @@ TEST(WorldTest, ManifestsDescribeTheEncodedFiles) {
       ReadUntrimmedManifest(options.out_dir + "/test_untrimmed.jsonl");
   ASSERT_TRUE(videos.ok()) << videos.status();
   ASSERT_EQ(videos->size(), 1);
-  const std::vector<uint8_t> video = DecodeWithFfmpeg((*videos)[0].path);
+  const std::vector<uint8_t> video = test::DecodeWithFfmpeg((*videos)[0].path);
   EXPECT_EQ(video.size() / (64 * 64 * 3) / 16.0, (*videos)[0].duration_s);
   EXPECT_FALSE(fs::exists(options.out_dir + "/train_untrimmed.jsonl"));
 }
@@ -745,17 +722,18 @@ TEST(WorldTest, SplitsNeverShareSeeds) {
 
 TEST(WorldTest, OddSizeRendersPaddedVideo) {
   SynthOptions options;
-  options.out_dir = TempDir("world_odd");
+  options.out_dir = test::FreshTempDir("world_odd");
   options.size = 65;
   options.train_clips = 1;
   options.val_clips = options.test_clips = options.test_untrimmed = 0;
   ASSERT_TRUE(RenderWorld(options, nullptr).ok());
-  EXPECT_EQ(DecodeWithFfmpeg(options.out_dir + "/clips/train_00000.mp4").size(),
-            66 * 66 * 3 * kClipFrames);
+  EXPECT_EQ(
+      test::DecodeWithFfmpeg(options.out_dir + "/clips/train_00000.mp4").size(),
+      66 * 66 * 3 * kClipFrames);
 }
 
 TEST(WorldTest, RefusesBadOptions) {
-  SynthOptions options = SmallWorld(TempDir("world_bad"), 1);
+  SynthOptions options = SmallWorld(test::FreshTempDir("world_bad"), 1);
   options.size = 63;
   absl::Status s = RenderWorld(options, nullptr);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
@@ -772,11 +750,11 @@ TEST(WorldTest, RefusesBadOptions) {
 
 TEST(WorldTest, PreviewShowsOneRowPerAction) {
   SynthOptions options;
-  options.out_dir = TempDir("preview");
+  options.out_dir = test::FreshTempDir("preview");
   options.size = 64;
   ASSERT_TRUE(WritePreview(options).ok());
   const std::vector<uint8_t> png =
-      DecodeWithFfmpeg(options.out_dir + "/preview.png");
+      test::DecodeWithFfmpeg(options.out_dir + "/preview.png");
   const int width = kPreviewColumns * 66 + 2, height = kNumActions * 66 + 2;
   EXPECT_EQ(png.size(), size_t{3} * width * height);
   const std::vector<std::string> lines = absl::StrSplit(

@@ -1,15 +1,12 @@
 #include "common/safetensors/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/files/atomic_file.h"
 
 namespace iv {
 namespace {
@@ -43,18 +40,6 @@ absl::StatusOr<torch::ScalarType> NameToDtype(const std::string& name) {
     if (name == d.name) return d.type;
   }
   return absl::DataLossError(absl::StrCat("unknown dtype '", name, "'"));
-}
-
-absl::Status WriteAll(int fd, const void* data, size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    ssize_t n = write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return absl::InternalError(std::strerror(errno));
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -91,31 +76,17 @@ absl::Status WriteSafetensors(const std::string& path, const TensorFile& file) {
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
   uint64_t header_size = header_text.size();  // x86-64: little-endian already.
 
-  const std::string temp = path + ".tmp";
-  int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot write '", temp, "': ", std::strerror(errno)));
+  absl::StatusOr<std::unique_ptr<files::AtomicFileWriter>> out =
+      files::AtomicFileWriter::Open(path);
+  if (!out.ok()) return out.status();
+  absl::Status status = (*out)->Append(&header_size, sizeof(header_size));
+  if (status.ok()) {
+    status = (*out)->Append(header_text.data(), header_text.size());
   }
-  absl::Status status = WriteAll(fd, &header_size, sizeof(header_size));
-  if (status.ok())
-    status = WriteAll(fd, header_text.data(), header_text.size());
   for (size_t i = 0; status.ok() && i < contiguous.size(); ++i) {
-    status = WriteAll(fd, contiguous[i].data_ptr(), contiguous[i].nbytes());
+    status = (*out)->Append(contiguous[i].data_ptr(), contiguous[i].nbytes());
   }
-  if (status.ok() && fsync(fd) != 0) {
-    status = absl::InternalError(std::strerror(errno));
-  }
-  close(fd);
-  if (status.ok() && rename(temp.c_str(), path.c_str()) != 0) {
-    status = absl::InternalError(std::strerror(errno));
-  }
-  if (!status.ok()) {
-    unlink(temp.c_str());
-    return absl::Status(status.code(), absl::StrCat("writing '", path,
-                                                    "': ", status.message()));
-  }
-  return absl::OkStatus();
+  return status.ok() ? (*out)->Commit() : status;
 }
 
 absl::StatusOr<TensorFile> ReadSafetensors(const std::string& path) {

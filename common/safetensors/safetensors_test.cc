@@ -2,13 +2,13 @@
 
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/process/command.h"
 
 namespace iv {
 namespace {
@@ -20,18 +20,11 @@ std::string TempPath(const std::string& name) {
 }
 
 std::string RunPython(const std::string& arguments) {
-  std::string command =
+  const std::string command =
       absl::StrCat("/usr/bin/python3 ", kReference, " ", arguments);
-  FILE* pipe = popen(command.c_str(), "r");
-  EXPECT_NE(pipe, nullptr);
-  std::string output;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-    output.append(buffer.data(), n);
-  }
-  EXPECT_EQ(pclose(pipe), 0) << command << "\n" << output;
-  return output;
+  const process::CommandResult run = process::RunCommand(command);
+  EXPECT_EQ(run.exit_code, 0) << command << "\n" << run.output;
+  return run.output;
 }
 
 void WriteBytes(const std::string& path, const std::string& bytes) {
@@ -76,8 +69,12 @@ TEST(SafetensorsTest, RoundTripsEveryDtypeShapeAndMetadata) {
     EXPECT_TRUE(torch::equal(*got, expected)) << name;
   }
   EXPECT_EQ(read->Find("absent"), nullptr);
-  std::ifstream temp(path + ".tmp");
-  EXPECT_FALSE(temp.good()) << "the temporary file must be gone";
+  for (const auto& entry :
+       std::filesystem::directory_iterator(testing::TempDir())) {
+    EXPECT_EQ(entry.path().filename().string().find("round_trip.safetensors."),
+              std::string::npos)
+        << "a temporary file was left behind: " << entry.path();
+  }
 }
 
 TEST(SafetensorsTest, AgreesWithAnIndependentPythonReader) {

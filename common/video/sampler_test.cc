@@ -2,25 +2,19 @@
 
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
+
+#include "common/process/command.h"
 
 namespace iv::video {
 namespace {
 
 nlohmann::json Reference() {
-  FILE* pipe =
-      popen("/usr/bin/python3 common/video/testdata/sampler_reference.py", "r");
-  std::string output;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-    output.append(buffer.data(), n);
-  }
-  EXPECT_EQ(pclose(pipe), 0);
-  return nlohmann::json::parse(output);
+  const process::CommandResult run = process::RunCommand(
+      "/usr/bin/python3 common/video/testdata/sampler_reference.py");
+  EXPECT_EQ(run.exit_code, 0);
+  return nlohmann::json::parse(run.output);
 }
 
 TEST(SamplerTest, TestModeMatchesTheReferenceConventions) {

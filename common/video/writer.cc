@@ -1,15 +1,8 @@
 #include "common/video/writer.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <cstdio>
-#include <fstream>
 #include <mutex>
 #include <string>
-#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -56,23 +49,6 @@ absl::Status AvError(int error, absl::string_view what) {
   return absl::Status(code, absl::StrCat(what, ": ", text));
 }
 
-// A temporary name beside `path` (same file system, so renaming is atomic),
-// unique per process and call so concurrent writers never share one.
-std::string TempPathFor(const std::string& path) {
-  static std::atomic<int> counter{0};
-  return absl::StrCat(path, ".tmp.", getpid(), ".", counter++);
-}
-
-absl::Status RenameOver(const std::string& temp, const std::string& path) {
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    std::remove(temp.c_str());
-    return absl::ErrnoToStatus(
-        error, absl::StrCat("cannot rename ", temp, " to ", path));
-  }
-  return absl::OkStatus();
-}
-
 // libx264 logs its settings and statistics for every file at INFO level, and
 // a dataset has thousands of files: keep FFmpeg to errors, as the decoder
 // does (errors reach callers as statuses anyway).
@@ -94,12 +70,8 @@ absl::Status CheckSize(int width, int height) {
 
 }  // namespace
 
-VideoWriter::VideoWriter(std::string path, std::string temp_path, int width,
-                         int height)
-    : path_(std::move(path)),
-      temp_path_(std::move(temp_path)),
-      width_(width),
-      height_(height) {}
+VideoWriter::VideoWriter(const std::string& path, int width, int height)
+    : file_(path), width_(width), height_(height) {}
 
 VideoWriter::~VideoWriter() { Close().IgnoreError(); }
 
@@ -130,8 +102,7 @@ absl::StatusOr<std::unique_ptr<VideoWriter>> VideoWriter::Open(
         "threads, gop: must not be negative (0 = the codec's default)");
   }
   QuietFfmpegLogs();
-  std::unique_ptr<VideoWriter> writer(
-      new VideoWriter(path, TempPathFor(path), width, height));
+  std::unique_ptr<VideoWriter> writer(new VideoWriter(path, width, height));
   if (absl::Status s = writer->Init(options); !s.ok()) {
     writer->error_ = s;
     writer->Close().IgnoreError();
@@ -148,7 +119,7 @@ absl::Status VideoWriter::Init(const WriterOptions& options) {
   AVFormatContext* format = nullptr;
   // The muxer is named because the temporary name has no .mp4 extension.
   int err = avformat_alloc_output_context2(&format, nullptr, "mp4",
-                                           temp_path_.c_str());
+                                           file_.temp_path().c_str());
   if (err < 0) return AvError(err, "mp4 muxer");
   format_.reset(format);
   // Leaves FFmpeg's version out of the file: same frames, same bytes.
@@ -188,8 +159,10 @@ absl::Status VideoWriter::Init(const WriterOptions& options) {
   stream_->time_base = codec_->time_base;
   stream_->avg_frame_rate = codec_->framerate;
 
-  err = avio_open(&format_->pb, temp_path_.c_str(), AVIO_FLAG_WRITE);
-  if (err < 0) return AvError(err, absl::StrCat("cannot create ", temp_path_));
+  err = avio_open(&format_->pb, file_.temp_path().c_str(), AVIO_FLAG_WRITE);
+  if (err < 0) {
+    return AvError(err, absl::StrCat("cannot create ", file_.temp_path()));
+  }
   err = avformat_write_header(format_.get(), nullptr);
   if (err < 0) return AvError(err, "writing the mp4 header");
 
@@ -209,7 +182,7 @@ absl::Status VideoWriter::Init(const WriterOptions& options) {
 absl::Status VideoWriter::WriteFrame(const uint8_t* rgb24) {
   if (closed_) {
     return absl::FailedPreconditionError(
-        absl::StrCat("writer for ", path_, " is closed"));
+        absl::StrCat("writer for ", file_.path(), " is closed"));
   }
   if (!error_.ok()) return error_;
   // The encoder may still hold a reference to the previous frame's buffers.
@@ -236,21 +209,25 @@ absl::Status VideoWriter::Encode(AVFrame* frame) {
     packet_->stream_index = stream_->index;
     // Takes the packet's data and leaves packet_ empty for the next one.
     err = av_interleaved_write_frame(format_.get(), packet_.get());
-    if (err < 0) return AvError(err, absl::StrCat("writing ", temp_path_));
+    if (err < 0) {
+      return AvError(err, absl::StrCat("writing ", file_.temp_path()));
+    }
   }
 }
 
 absl::Status VideoWriter::Finish() {
   if (!error_.ok()) return error_;
   if (frames_written_ == 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no frames were written to ", path_, "; nothing saved"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no frames were written to ", file_.path(), "; nothing saved"));
   }
   if (absl::Status s = Encode(nullptr); !s.ok()) return s;
   int err = av_write_trailer(format_.get());
-  if (err < 0) return AvError(err, absl::StrCat("finishing ", temp_path_));
+  if (err < 0) {
+    return AvError(err, absl::StrCat("finishing ", file_.temp_path()));
+  }
   err = avio_closep(&format_->pb);
-  if (err < 0) return AvError(err, absl::StrCat("closing ", temp_path_));
+  if (err < 0) return AvError(err, absl::StrCat("closing ", file_.temp_path()));
   return absl::OkStatus();
 }
 
@@ -264,9 +241,9 @@ absl::Status VideoWriter::Close() {
   codec_.reset();
   format_.reset();
   if (error_.ok()) {
-    error_ = RenameOver(temp_path_, path_);
+    error_ = file_.Commit();
   } else {
-    std::remove(temp_path_.c_str());
+    file_.Discard();
   }
   return error_;
 }
@@ -303,21 +280,9 @@ absl::Status WritePng(const std::string& path, const uint8_t* rgb24, int width,
   if (err >= 0) err = avcodec_send_frame(codec.get(), nullptr);
   if (err >= 0) err = avcodec_receive_packet(codec.get(), packet.get());
   if (err < 0) return AvError(err, "encoding a PNG");
-
-  const std::string temp = TempPathFor(path);
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      return absl::ErrnoToStatus(errno, absl::StrCat("cannot create ", temp));
-    }
-    out.write(reinterpret_cast<const char*>(packet->data), packet->size);
-    out.close();
-    if (!out) {
-      std::remove(temp.c_str());
-      return absl::DataLossError(absl::StrCat("cannot write ", temp));
-    }
-  }
-  return RenameOver(temp, path);
+  return files::WriteFileAtomically(
+      path, absl::string_view(reinterpret_cast<const char*>(packet->data),
+                              packet->size));
 }
 
 }  // namespace iv::video

@@ -1,9 +1,9 @@
 // Writes RGB frames as H.264 (libx264, yuv420p) in .mp4 through libavcodec
 // and libavformat, and single RGB images as PNG.
 //
-// Files appear atomically: a writer works on a temporary file beside the
-// final path and renames it on Close, so a crash or an error never leaves a
-// half-written file under the final name.
+// Files appear atomically (common/files/atomic_file.h): a writer works on a
+// temporary file beside the final path and commits it on Close, so a crash or
+// an error never leaves a half-written file under the final name.
 #ifndef COMMON_VIDEO_WRITER_H_
 #define COMMON_VIDEO_WRITER_H_
 
@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/files/atomic_file.h"
 
 struct AVCodecContext;
 struct AVFormatContext;
@@ -64,7 +65,7 @@ class VideoWriter {
   // shown at i / fps seconds.
   absl::Status WriteFrame(const uint8_t* rgb24);
 
-  // Flushes the encoder, finishes the file and renames it to its final path.
+  // Flushes the encoder, finishes the file and commits it to its final path.
   // FAILED_PRECONDITION if no frame was written (nothing is kept then).
   // After an error the temporary file is removed. Idempotent.
   absl::Status Close();
@@ -72,14 +73,13 @@ class VideoWriter {
   int frames_written() const { return frames_written_; }
 
  private:
-  VideoWriter(std::string path, std::string temp_path, int width, int height);
+  VideoWriter(const std::string& path, int width, int height);
   absl::Status Init(const WriterOptions& options);
   // Sends `frame` (null to flush) and muxes every packet the encoder returns.
   absl::Status Encode(AVFrame* frame);
   absl::Status Finish();
 
-  const std::string path_;
-  const std::string temp_path_;
+  files::PendingFile file_;  // FFmpeg writes its temp_path()
   const int width_, height_;
   int frames_written_ = 0;
   bool closed_ = false;

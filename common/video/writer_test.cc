@@ -1,9 +1,5 @@
 #include "common/video/writer.h"
 
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +8,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/process/command.h"
+#include "common/testing/ffmpeg_cli.h"
+#include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -20,31 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-std::string TempDir(const std::string& name) {
-  const std::string dir = absl::StrCat(::testing::TempDir(), "/", name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-// Every frame of `path` as rgb24, decoded by the ffmpeg CLI: a decoder
-// independent of the code under test.
-std::vector<uint8_t> DecodeWithFfmpeg(const std::string& path) {
-  const std::string command =
-      absl::StrCat("ffmpeg -v error -nostdin -i '", path,
-                   "' -f rawvideo -pix_fmt rgb24 - 2>/dev/null");
-  FILE* pipe = popen(command.c_str(), "r");
-  std::vector<uint8_t> bytes;
-  if (pipe == nullptr) return bytes;
-  std::array<uint8_t, 1 << 16> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-    bytes.insert(bytes.end(), buffer.begin(), buffer.begin() + n);
-  }
-  pclose(pipe);
-  return bytes;
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -80,11 +54,11 @@ void WriteClip(const std::string& path, int width, int height, int frames,
 }
 
 TEST(VideoWriterTest, RoundTripsThroughFfmpegWithinTolerance) {
-  const std::string path = TempDir("roundtrip") + "/clip.mp4";
+  const std::string path = test::FreshTempDir("roundtrip") + "/clip.mp4";
   constexpr int kWidth = 64, kHeight = 48, kFrames = 12;
   WriteClip(path, kWidth, kHeight, kFrames);
 
-  const std::vector<uint8_t> decoded = DecodeWithFfmpeg(path);
+  const std::vector<uint8_t> decoded = test::DecodeWithFfmpeg(path);
   ASSERT_EQ(decoded.size(), size_t{kWidth} * kHeight * 3 * kFrames);
   // Documented tolerance at crf 18 on these frames: mean absolute error
   // under 2.5 levels per channel, no value off by more than 12. Measured
@@ -106,7 +80,7 @@ TEST(VideoWriterTest, RoundTripsThroughFfmpegWithinTolerance) {
 }
 
 TEST(VideoWriterTest, OutputIsAFunctionOfTheFrames) {
-  const std::string dir = TempDir("deterministic");
+  const std::string dir = test::FreshTempDir("deterministic");
   WriteClip(dir + "/a.mp4", 32, 32, 20);
   WriteClip(dir + "/b.mp4", 32, 32, 20);
   const std::string a = ReadFile(dir + "/a.mp4");
@@ -115,7 +89,7 @@ TEST(VideoWriterTest, OutputIsAFunctionOfTheFrames) {
 }
 
 TEST(VideoWriterTest, FileAppearsOnlyOnCloseAndNoTemporaryRemains) {
-  const std::string dir = TempDir("atomic");
+  const std::string dir = test::FreshTempDir("atomic");
   const std::string path = dir + "/clip.mp4";
   auto writer = VideoWriter::Open(path, 16, 16);
   ASSERT_TRUE(writer.ok()) << writer.status();
@@ -130,17 +104,17 @@ TEST(VideoWriterTest, FileAppearsOnlyOnCloseAndNoTemporaryRemains) {
 }
 
 TEST(VideoWriterTest, DestructorFinishesTheFile) {
-  const std::string path = TempDir("destructor") + "/clip.mp4";
+  const std::string path = test::FreshTempDir("destructor") + "/clip.mp4";
   {
     auto writer = VideoWriter::Open(path, 16, 16);
     ASSERT_TRUE(writer.ok()) << writer.status();
     ASSERT_TRUE((*writer)->WriteFrame(GradientFrame(16, 16, 0).data()).ok());
   }
-  EXPECT_EQ(DecodeWithFfmpeg(path).size(), 16 * 16 * 3);
+  EXPECT_EQ(test::DecodeWithFfmpeg(path).size(), 16 * 16 * 3);
 }
 
 TEST(VideoWriterTest, NothingWrittenKeepsNothing) {
-  const std::string dir = TempDir("empty");
+  const std::string dir = test::FreshTempDir("empty");
   auto writer = VideoWriter::Open(dir + "/clip.mp4", 16, 16);
   ASSERT_TRUE(writer.ok()) << writer.status();
   EXPECT_EQ((*writer)->Close().code(), absl::StatusCode::kFailedPrecondition);
@@ -148,7 +122,7 @@ TEST(VideoWriterTest, NothingWrittenKeepsNothing) {
 }
 
 TEST(VideoWriterTest, RefusesBadArguments) {
-  const std::string dir = TempDir("bad");
+  const std::string dir = test::FreshTempDir("bad");
   auto odd = VideoWriter::Open(dir + "/odd.mp4", 65, 64);
   EXPECT_EQ(odd.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(odd.status().message(), HasSubstr("even"));
@@ -171,21 +145,18 @@ TEST(VideoWriterTest, RefusesBadArguments) {
 }
 
 TEST(VideoWriterTest, GopBoundsTheKeyframeInterval) {
-  const std::string path = TempDir("gop") + "/clip.mp4";
+  const std::string path = test::FreshTempDir("gop") + "/clip.mp4";
   WriterOptions options;
   options.gop = 8;
   WriteClip(path, 32, 32, 24, options);
-  const std::string command = absl::StrCat(
+  const process::CommandResult probe = process::RunCommand(absl::StrCat(
       "ffprobe -v error -select_streams v -show_entries frame=key_frame "
       "-of default=noprint_wrappers=1:nokey=1 '",
-      path, "'");
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
+      path, "'"));
   std::string keys;  // one '1' or '0' per frame
-  for (int c; (c = fgetc(pipe)) != EOF;) {
-    if (c == '0' || c == '1') keys.push_back(static_cast<char>(c));
+  for (const char c : probe.output) {
+    if (c == '0' || c == '1') keys.push_back(c);
   }
-  pclose(pipe);
   ASSERT_EQ(keys.size(), 24);
   EXPECT_EQ(keys[0], '1');
   // x264 may add keyframes at scene cuts but never goes past the interval.
@@ -193,12 +164,12 @@ TEST(VideoWriterTest, GopBoundsTheKeyframeInterval) {
 }
 
 TEST(WritePngTest, IsLossless) {
-  const std::string path = TempDir("png") + "/image.png";
+  const std::string path = test::FreshTempDir("png") + "/image.png";
   constexpr int kWidth = 24, kHeight = 17;  // odd sizes are fine for PNG
   std::vector<uint8_t> rgb(kWidth * kHeight * 3);
   for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>(i * 7);
   ASSERT_TRUE(WritePng(path, rgb.data(), kWidth, kHeight).ok());
-  EXPECT_EQ(DecodeWithFfmpeg(path), rgb);
+  EXPECT_EQ(test::DecodeWithFfmpeg(path), rgb);
   EXPECT_EQ(WritePng(path, rgb.data(), 0, 1).code(),
             absl::StatusCode::kInvalidArgument);
 }

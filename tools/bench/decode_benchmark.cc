@@ -3,13 +3,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +19,7 @@
 #include "common/data/manifest.h"
 #include "common/data/synthworld.h"
 #include "common/data/synthworld_samples.h"
+#include "common/process/command.h"
 #include "common/video/decoder.h"
 #include "common/video/sampler.h"
 
@@ -44,19 +45,14 @@ double MedianSeconds(int repeats, const std::function<void()>& run) {
   return times[times.size() / 2];
 }
 
+// The command's output, or an error with it if the command failed.
 absl::StatusOr<std::string> Shell(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return absl::InternalError("popen failed");
-  std::string output;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-    output.append(buffer.data(), n);
+  process::CommandResult run = process::RunCommand(command);
+  if (run.exit_code != 0) {
+    return absl::InternalError(
+        absl::StrCat("failed: ", command, "\n", run.output));
   }
-  if (pclose(pipe) != 0) {
-    return absl::InternalError(absl::StrCat("failed: ", command, "\n", output));
-  }
-  return output;
+  return std::move(run.output);
 }
 
 absl::StatusOr<std::string> LongVideo(const DecodeBenchmarkOptions& options) {

@@ -1,10 +1,7 @@
 // The `iv` binary as users run it, against a real server on loopback.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -12,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/process/command.h"
 #include "common/safetensors/safetensors.h"
 #include "common/serving/server.h"
 #include "common/serving/testdata/echo.grpc.pb.h"
@@ -19,43 +17,31 @@
 namespace iv {
 namespace {
 
-struct Invocation {
-  int exit_code;
-  std::string output;  // stdout and stderr together
-};
+using process::CommandResult;
 
-Invocation RunIv(const std::string& arguments) {
-  std::string command = absl::StrCat("tools/iv/iv ", arguments, " 2>&1");
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return {-1, "popen failed"};
-  std::string output;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-    output.append(buffer.data(), n);
-  }
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+// The output is stdout and stderr together.
+CommandResult RunIv(const std::string& arguments) {
+  return process::RunCommand(absl::StrCat("tools/iv/iv ", arguments, " 2>&1"));
 }
 
 class EchoImpl : public internvideo::testing::EchoService::Service {};
 
 TEST(IvTest, HelpListsTheCommands) {
-  Invocation help = RunIv("--help");
+  CommandResult help = RunIv("--help");
   EXPECT_EQ(help.exit_code, 0) << help.output;
   EXPECT_NE(help.output.find("health"), std::string::npos);
   EXPECT_NE(help.output.find("version"), std::string::npos);
-  Invocation bare = RunIv("");
+  CommandResult bare = RunIv("");
   EXPECT_NE(bare.exit_code, 0);
   EXPECT_NE(bare.output.find("Subcommands"), std::string::npos);
-  Invocation unknown = RunIv("frobnicate");
+  CommandResult unknown = RunIv("frobnicate");
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(unknown.output.find("unknown command 'frobnicate'"),
             std::string::npos);
 }
 
 TEST(IvTest, VersionNamesTheLibraries) {
-  Invocation version = RunIv("version");
+  CommandResult version = RunIv("version");
   EXPECT_EQ(version.exit_code, 0) << version.output;
   for (const char* library : {"iv 0.", "LibTorch  1.", "gRPC      1.", "FFmpeg",
                               "FAISS     1.", "RocksDB"}) {
@@ -71,34 +57,35 @@ TEST(IvTest, HealthFollowsTheServer) {
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string address = absl::StrCat("127.0.0.1:", (*server)->port());
 
-  Invocation not_ready = RunIv("health " + address);
+  CommandResult not_ready = RunIv("health " + address);
   EXPECT_EQ(not_ready.exit_code, 3) << not_ready.output;
   EXPECT_NE(not_ready.output.find("NOT_SERVING"), std::string::npos);
 
   (*server)->SetServing(true);
-  Invocation ready = RunIv("health " + address);
+  CommandResult ready = RunIv("health " + address);
   EXPECT_EQ(ready.exit_code, 0) << ready.output;
   EXPECT_EQ(ready.output, "SERVING\n");
-  Invocation service =
+  CommandResult service =
       RunIv("health " + address + " --service internvideo.testing.EchoService");
   EXPECT_EQ(service.exit_code, 0) << service.output;
 
-  Invocation unknown = RunIv("health " + address + " --service no.Such");
+  CommandResult unknown = RunIv("health " + address + " --service no.Such");
   EXPECT_EQ(unknown.exit_code, 3) << unknown.output;
   EXPECT_NE(unknown.output.find("no service named 'no.Such'"),
             std::string::npos);
 
-  Invocation tls_mismatch = RunIv("health " + address + " --tls --timeout 2");
+  CommandResult tls_mismatch =
+      RunIv("health " + address + " --tls --timeout 2");
   EXPECT_EQ(tls_mismatch.exit_code, 2) << tls_mismatch.output;
 
   (*server)->Shutdown();
-  Invocation gone = RunIv("health " + address + " --timeout 2");
+  CommandResult gone = RunIv("health " + address + " --timeout 2");
   EXPECT_EQ(gone.exit_code, 2) << gone.output;
   EXPECT_NE(gone.output.find("is it running?"), std::string::npos);
 }
 
 TEST(IvTest, HealthNeedsAnAddress) {
-  Invocation missing = RunIv("health");
+  CommandResult missing = RunIv("health");
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.output.find("address is required"), std::string::npos)
       << missing.output;
@@ -112,7 +99,7 @@ TEST(IvTest, VideoProbeAndSample) {
       video);
   ASSERT_EQ(std::system(make.c_str()), 0);
 
-  Invocation probe = RunIv("video probe " + video);
+  CommandResult probe = RunIv("video probe " + video);
   ASSERT_EQ(probe.exit_code, 0) << probe.output;
   nlohmann::json info = nlohmann::json::parse(probe.output);
   EXPECT_EQ(info["num_frames"], 60);
@@ -123,7 +110,7 @@ TEST(IvTest, VideoProbeAndSample) {
   EXPECT_EQ(info["codec"], "h264");
 
   const std::string out = testing::TempDir() + "/sample.safetensors";
-  Invocation sample =
+  CommandResult sample =
       RunIv("video sample " + video + " --num-frames 6 --out " + out);
   ASSERT_EQ(sample.exit_code, 0) << sample.output;
   auto file = ReadSafetensors(out);
@@ -136,10 +123,10 @@ TEST(IvTest, VideoProbeAndSample) {
       torch::equal(*file->Find("frame_indices"),
                    torch::tensor({5, 15, 25, 35, 45, 55}, torch::kInt64)));
 
-  Invocation dense = RunIv("video sample " + video +
-                           " --num-frames 4 --sampler dense "
-                           "--frame-interval 3 --out " +
-                           out);
+  CommandResult dense = RunIv("video sample " + video +
+                              " --num-frames 4 --sampler dense "
+                              "--frame-interval 3 --out " +
+                              out);
   ASSERT_EQ(dense.exit_code, 0) << dense.output;
   file = ReadSafetensors(out);
   ASSERT_TRUE(file.ok());
@@ -150,9 +137,9 @@ TEST(IvTest, VideoProbeAndSample) {
 
 TEST(IvTest, SynthRendersAWorldAndItsPreview) {
   const std::string out = testing::TempDir() + "/world";
-  Invocation synth = RunIv("synth --out " + out +
-                           " --seed 3 --train 6 --val 2 --test 2 "
-                           "--untrimmed-test 1 --preview");
+  CommandResult synth = RunIv("synth --out " + out +
+                              " --seed 3 --train 6 --val 2 --test 2 "
+                              "--untrimmed-test 1 --preview");
   ASSERT_EQ(synth.exit_code, 0) << synth.output;
   EXPECT_NE(synth.output.find("10 clips"), std::string::npos) << synth.output;
   std::ifstream manifest(out + "/train.jsonl");
@@ -166,14 +153,14 @@ TEST(IvTest, SynthRendersAWorldAndItsPreview) {
   EXPECT_TRUE(std::ifstream(out + "/test_untrimmed.jsonl").good());
   EXPECT_TRUE(std::ifstream(out + "/preview.png").good());
 
-  Invocation probe = RunIv("video probe " + out + "/clips/train_00000.mp4");
+  CommandResult probe = RunIv("video probe " + out + "/clips/train_00000.mp4");
   ASSERT_EQ(probe.exit_code, 0) << probe.output;
   nlohmann::json info = nlohmann::json::parse(probe.output);
   EXPECT_EQ(info["num_frames"], 32);
   EXPECT_EQ(info["width"], 128);
   EXPECT_DOUBLE_EQ(info["fps"].get<double>(), 16.0);
 
-  Invocation bad = RunIv("synth --out " + out + " --size 20");
+  CommandResult bad = RunIv("synth --out " + out + " --size 20");
   EXPECT_NE(bad.exit_code, 0);
 }
 
@@ -183,12 +170,13 @@ TEST(IvTest, VideoCommandsRefuseBadInputInOneLine) {
   for (const std::string& args :
        {"video probe " + text, std::string("video probe /nonexistent/x.mp4"),
         "video sample " + text + " --num-frames 4 --out /tmp/x.safetensors"}) {
-    Invocation run = RunIv(args);
+    CommandResult run = RunIv(args);
     EXPECT_EQ(run.exit_code, 1) << args << ": " << run.output;
     EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1)
         << args << ": " << run.output;
   }
-  Invocation bad_sampler = RunIv("video sample x.mp4 --sampler random --out y");
+  CommandResult bad_sampler =
+      RunIv("video sample x.mp4 --sampler random --out y");
   EXPECT_NE(bad_sampler.exit_code, 0);
 }
 
