@@ -23,6 +23,15 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev openssl
   # Independent reference implementations that tests check the C++ against.
   python3 python3-numpy
+  # PyTorch for Python: its torch.save makes the official-format checkpoints
+  # that tests read, as the independent reference.
+  python3-torch
+  # The `regex` module: the Unicode classes (\p{L}, \p{N}) of the CLIP
+  # tokenizer's word pattern, in its independent reference.
+  python3-regex
+  # Text: Unicode properties and normalization (ICU), gzip (zlib) for the
+  # CLIP tokenizer and its vocabulary file.
+  libicu-dev zlib1g-dev
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }

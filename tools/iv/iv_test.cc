@@ -13,6 +13,7 @@
 #include "common/safetensors/safetensors.h"
 #include "common/serving/server.h"
 #include "common/serving/testdata/echo.grpc.pb.h"
+#include "common/text/testdata/shared_vocab.h"
 
 namespace iv {
 namespace {
@@ -178,6 +179,25 @@ TEST(IvTest, VideoCommandsRefuseBadInputInOneLine) {
   CommandResult bad_sampler =
       RunIv("video sample x.mp4 --sampler random --out y");
   EXPECT_NE(bad_sampler.exit_code, 0);
+}
+
+TEST(IvTest, ModelTokenizePrintsIdsPerText) {
+  CommandResult missing = RunIv("model tokenize --vocab /nonexistent.txt.gz a");
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+  EXPECT_NE(missing.output.find("/nonexistent.txt.gz"), std::string::npos);
+  EXPECT_EQ(std::count(missing.output.begin(), missing.output.end(), '\n'), 1);
+
+  const std::string vocab = text::SharedVocabPath();
+  if (vocab.empty()) GTEST_SKIP() << "no ../shared/data CLIP vocabulary";
+  CommandResult run = RunIv("model tokenize --vocab " + vocab +
+                            " 'a diagram' \"it's\" '' --context-length 3");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(run.output,
+            "[49406,320,49407]\n[49406,585,49407]\n[49406,49407]\n");
+  run = RunIv("model tokenize --vocab " + vocab + " 'a diagram'");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(nlohmann::json::parse(run.output),
+            nlohmann::json({49406, 320, 22697, 49407}));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "tools/iv/bench_command.h"
 #include "tools/iv/health_command.h"
+#include "tools/iv/model_command.h"
 #include "tools/iv/synth_command.h"
 #include "tools/iv/version_command.h"
 #include "tools/iv/video_command.h"
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   iv.footer("Services take the API key from --api-key or IV_API_KEY.");
   iv::cli::AddBenchCommand(iv);
   iv::cli::AddHealthCommand(iv);
+  iv::cli::AddModelCommand(iv);
   iv::cli::AddSynthCommand(iv);
   iv::cli::AddVersionCommand(iv);
   iv::cli::AddVideoCommand(iv);
