@@ -1,0 +1,38 @@
+// Multi-head self-attention as VideoMAE lays it out: one `qkv` projection
+// without bias, plus separate `q_bias` and `v_bias` parameters (the key bias
+// is fixed at zero, since a key bias only adds a constant per query row,
+// which softmax cancels), and the output projection `proj`.
+#ifndef COMMON_MODEL_VIDEOMAE_ATTENTION_H_
+#define COMMON_MODEL_VIDEOMAE_ATTENTION_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+namespace iv::model {
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias);
+
+  // [B, N, D] -> [B, N, D].
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  int64_t num_heads_;
+  torch::nn::Linear qkv_{nullptr};
+  torch::Tensor q_bias_;  // undefined without qkv_bias
+  torch::Tensor v_bias_;
+  torch::nn::Linear proj_{nullptr};
+};
+TORCH_MODULE(Attention);
+
+// softmax(q k^T / sqrt(head_dim)) v over [B, heads, N, head_dim] tensors.
+// LibTorch 2.x runs its fused kernel; 1.13 the plain three steps.
+torch::Tensor ScaledDotProductAttention(const torch::Tensor& q,
+                                        const torch::Tensor& k,
+                                        const torch::Tensor& v);
+
+}  // namespace iv::model
+
+#endif  // COMMON_MODEL_VIDEOMAE_ATTENTION_H_

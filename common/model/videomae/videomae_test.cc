@@ -1,0 +1,234 @@
+// Checks the VideoMAE modules against testdata/videomae_reference.py, an
+// independent float64 PyTorch reference run on the same random weights
+// (stored under the official parameter names) and inputs: every output, both
+// losses and every gradient of the loss within 1e-4 relative L2 error in
+// fp32. Also drop path, layer scale / head presence by config, and bf16
+// autocast.
+
+#include <google/protobuf/text_format.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/model/state_dict.h"
+#include "common/model/videomae/autocast.h"
+#include "common/model/videomae/block.h"
+#include "common/model/videomae/config.h"
+#include "common/model/videomae/pretrain.h"
+#include "common/model/videomae/reconstruction_loss.h"
+#include "common/model/videomae/vision_transformer.h"
+#include "common/safetensors/safetensors.h"
+
+namespace iv::model {
+namespace {
+
+constexpr double kTolerance = 1e-4;
+
+// Runs the reference once for the whole suite; its files stay in TempDir.
+class VideoMaeTest : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string command = absl::StrCat(
+        "/usr/bin/python3 "
+        "common/model/videomae/testdata/videomae_reference.py ",
+        testing::TempDir());
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  }
+
+  static TensorFile Read(const std::string& name) {
+    absl::StatusOr<TensorFile> file =
+        ReadSafetensors(absl::StrCat(testing::TempDir(), "/", name));
+    EXPECT_TRUE(file.ok()) << file.status();
+    return file.ok() ? *std::move(file) : TensorFile{};
+  }
+
+  // The case's inputs and outputs, and its config from their metadata.
+  void LoadCase(const std::string& name) {
+    io_ = Read(name + ".io.safetensors");
+    weights_ = Read(name + ".weights.safetensors");
+    internvideo::v1::MaskedVideoEncoderConfig proto;
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+        io_.metadata.at("config"), &proto));
+    absl::StatusOr<VideoMaeConfig> config = ResolveVideoMaeConfig(proto);
+    ASSERT_TRUE(config.ok()) << config.status();
+    config_ = *config;
+  }
+
+  // Loads the case's weights; every official name must match exactly.
+  void LoadWeights(torch::nn::Module& module) {
+    absl::StatusOr<LoadReport> loaded = LoadStateDict(module, weights_.tensors);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+  }
+
+  const torch::Tensor& Expected(const std::string& name) const {
+    const torch::Tensor* tensor = io_.Find(name);
+    TORCH_CHECK(tensor != nullptr, "the reference wrote no ", name);
+    return *tensor;
+  }
+
+  // ||actual - expected|| / ||expected||, printed for the record.
+  double ErrorOf(const std::string& name, const torch::Tensor& actual) const {
+    const torch::Tensor expected = Expected(name).to(torch::kFloat64);
+    EXPECT_EQ(actual.sizes(), expected.sizes()) << name;
+    const double error =
+        ((actual.to(torch::kFloat64) - expected).norm() / expected.norm())
+            .item<double>();
+    std::cout << "relative L2 error of " << name << ": " << error << "\n";
+    return error;
+  }
+
+  TensorFile io_;
+  TensorFile weights_;
+  VideoMaeConfig config_;
+};
+
+TEST_F(VideoMaeTest, FinetuneModelMatchesReference) {
+  LoadCase("finetune");
+  VisionTransformer model(config_);
+  LoadWeights(*model);
+  model->eval();
+  torch::InferenceMode inference;
+  const VideoMaeOutput out = model(Expected("video"));
+  EXPECT_LE(ErrorOf("features", out.features), kTolerance);
+  EXPECT_LE(ErrorOf("logits", out.logits), kTolerance);
+}
+
+TEST_F(VideoMaeTest, OtherBranchesAndSizesMatchReference) {
+  // No q/v bias, no layer scale, final norm + first token, no head, and a
+  // 6-frame 48x32 input unlike the configured 16x224.
+  LoadCase("finetune_other_sizes");
+  VisionTransformer model(config_);
+  LoadWeights(*model);
+  model->eval();
+  torch::InferenceMode inference;
+  const VideoMaeOutput out = model(Expected("video"));
+  EXPECT_LE(ErrorOf("features", out.features), kTolerance);
+  EXPECT_FALSE(out.logits.defined());
+}
+
+TEST_F(VideoMaeTest, PretrainEncoderTokensMatchReference) {
+  LoadCase("pretrain");
+  PretrainVisionTransformer model(config_);
+  LoadWeights(*model);
+  model->eval();
+  torch::InferenceMode inference;
+  EXPECT_LE(ErrorOf("encoder_tokens", model->EncoderTokens(Expected("video"))),
+            kTolerance);
+}
+
+TEST_F(VideoMaeTest, PretrainPredictionsAndLossesMatchReference) {
+  LoadCase("pretrain");
+  PretrainVisionTransformer model(config_);
+  LoadWeights(*model);
+  model->eval();
+  torch::InferenceMode inference;
+  const torch::Tensor& video = Expected("video");
+  const torch::Tensor& mask = Expected("mask");
+  const torch::Tensor predictions = model(video, mask);
+  EXPECT_LE(ErrorOf("predictions", predictions), kTolerance);
+  EXPECT_LE(ErrorOf("loss", model->Loss(video, mask)), kTolerance);
+
+  ReconstructionTarget raw;
+  raw.patch_size = config_.patch_size;
+  raw.normalize = false;
+  EXPECT_LE(ErrorOf("loss_raw_pixels",
+                    ReconstructionLoss(predictions, video, mask, raw)),
+            kTolerance);
+}
+
+TEST_F(VideoMaeTest, PretrainLossGradientsMatchReference) {
+  LoadCase("pretrain");
+  PretrainVisionTransformer model(config_);
+  LoadWeights(*model);
+  model->train();  // no drop path configured: training changes nothing else
+  model->Loss(Expected("video"), Expected("mask")).backward();
+  double worst = 0;
+  for (const auto& [name, parameter] : StateDict(*model)) {
+    ASSERT_TRUE(parameter.grad().defined()) << name << " got no gradient";
+    const torch::Tensor& expected = Expected("grad." + name);
+    const double error =
+        ((parameter.grad().to(torch::kFloat64) - expected.to(torch::kFloat64))
+             .norm() /
+         expected.norm())
+            .item<double>();
+    EXPECT_LE(error, kTolerance) << name;
+    worst = std::max(worst, error);
+  }
+  std::cout << "worst relative L2 error of a parameter gradient: " << worst
+            << "\n";
+}
+
+TEST_F(VideoMaeTest, DropPathOnlyActsInTraining) {
+  LoadCase("finetune");
+  config_.drop_path_rate = 0.5;
+  VisionTransformer model(config_);
+  LoadWeights(*model);
+  const torch::Tensor& video = Expected("video");
+  torch::NoGradGuard no_grad;
+  model->eval();
+  EXPECT_LE(ErrorOf("features", model(video).features), kTolerance);
+  model->train();
+  torch::manual_seed(0);
+  const torch::Tensor first = model(video).features;
+  const torch::Tensor second = model(video).features;
+  EXPECT_FALSE(torch::allclose(first, second)) << "branches must be dropped";
+}
+
+TEST(DropPathTest, DropsWholeSamplesAndKeepsTheExpectation) {
+  torch::manual_seed(0);
+  const torch::Tensor x = torch::ones({4000, 3, 5});
+  const torch::Tensor y = DropPath(x, 0.25, /*training=*/true);
+  // Each sample is either dropped whole or scaled by 1 / (1 - 0.25).
+  const torch::Tensor per_sample = y.amin({1, 2});
+  EXPECT_TRUE(torch::equal(per_sample, y.amax({1, 2})));
+  EXPECT_TRUE(
+      ((per_sample == 0) | (per_sample == 1 / 0.75f)).all().item<bool>());
+  EXPECT_NEAR(y.mean().item<double>(), 1.0, 0.03);
+  EXPECT_TRUE(DropPath(x, 0.25, /*training=*/false).is_same(x));
+}
+
+TEST_F(VideoMaeTest, Bf16AutocastStaysCloseToFp32) {
+  LoadCase("finetune");
+  VisionTransformer model(config_);
+  LoadWeights(*model);
+  model->eval();
+  torch::InferenceMode inference;
+  torch::Tensor logits;
+  {
+    Bf16Autocast autocast(torch::kCPU);
+    logits = model(Expected("video")).logits;
+  }
+  EXPECT_EQ(logits.scalar_type(), torch::kBFloat16);
+  EXPECT_LE(ErrorOf("logits", logits), 2e-2);
+  EXPECT_EQ(model(Expected("video")).logits.scalar_type(), torch::kFloat32)
+      << "autocast must end with the guard";
+}
+
+TEST(EmbedTokensTest, TokensAreContiguousForTheBlocks) {
+  PatchEmbed patch_embed(8, 16, 2);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor tokens =
+      EmbedTokens(patch_embed, torch::randn({2, 3, 4, 32, 48}));
+  EXPECT_EQ(tokens.sizes(), (std::vector<int64_t>{2, 12, 8}));
+  EXPECT_TRUE(tokens.is_contiguous());
+}
+
+TEST(VideoMaeParametersTest, B16HasTheOfficialParameterCount) {
+  internvideo::v1::MaskedVideoEncoderConfig proto;
+  proto.set_preset("b16");
+  proto.set_num_classes(400);
+  absl::StatusOr<VideoMaeConfig> config = ResolveVideoMaeConfig(proto);
+  ASSERT_TRUE(config.ok()) << config.status();
+  VisionTransformer model(*config);
+  int64_t count = 0;
+  for (const torch::Tensor& p : model->parameters()) count += p.numel();
+  // Patch embedding 1,180,416 + 12 blocks x 7,087,104 + fc_norm 1,536 +
+  // head 307,600: VideoMAE ViT-B's "87M".
+  EXPECT_EQ(count, 86534800);
+}
+
+}  // namespace
+}  // namespace iv::model
