@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/model/config_fields.h"
 #include "common/model/videomae/masking.h"
 
 namespace iv::model {
@@ -39,47 +40,29 @@ constexpr std::array<Preset, 5> kPresets = {{
 // run_mae_pretraining.py's default decoder depth.
 constexpr int64_t kDefaultDecoderDepth = 4;
 
-absl::Status Invalid(const std::string& field, const std::string& message) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("masked_encoder.", field, ": ", message));
-}
-
-// A dimension: the proto's value when set, else `fallback` (0 = required).
-absl::StatusOr<int64_t> Dimension(const std::string& field, int64_t value,
-                                  int64_t fallback) {
-  if (value < 0) return Invalid(field, absl::StrCat(value, " is negative"));
-  if (value > 0) return value;
-  if (fallback == 0) return Invalid(field, "required without a preset");
-  return fallback;
-}
-
-absl::Status CheckDivisible(const std::string& field, int64_t value,
-                            int64_t divisor, const std::string& what) {
-  if (value % divisor == 0) return absl::OkStatus();
-  return Invalid(field, absl::StrCat(value, " is not divisible by ", what));
-}
+constexpr absl::string_view kSection = "masked_encoder";
 
 absl::StatusOr<PretrainDecoderConfig> ResolveDecoder(
     const VideoMaeDecoderConfig& proto, const Preset* preset,
     const VideoMaeConfig& encoder) {
   PretrainDecoderConfig decoder;
-  auto embed_dim =
-      Dimension("decoder.decoder_embed_dim", proto.decoder_embed_dim(),
-                preset ? preset->decoder_embed_dim : 0);
+  auto embed_dim = ConfigDimension(kSection, "decoder.decoder_embed_dim",
+                                   proto.decoder_embed_dim(),
+                                   preset ? preset->decoder_embed_dim : 0);
   if (!embed_dim.ok()) return embed_dim.status();
-  auto depth = Dimension("decoder.decoder_depth", proto.decoder_depth(),
-                         kDefaultDecoderDepth);
+  auto depth = ConfigDimension(kSection, "decoder.decoder_depth",
+                               proto.decoder_depth(), kDefaultDecoderDepth);
   if (!depth.ok()) return depth.status();
-  auto num_heads =
-      Dimension("decoder.decoder_num_heads", proto.decoder_num_heads(),
-                preset ? preset->decoder_num_heads : 0);
+  auto num_heads = ConfigDimension(kSection, "decoder.decoder_num_heads",
+                                   proto.decoder_num_heads(),
+                                   preset ? preset->decoder_num_heads : 0);
   if (!num_heads.ok()) return num_heads.status();
   decoder.embed_dim = *embed_dim;
   decoder.depth = *depth;
   decoder.num_heads = *num_heads;
-  if (absl::Status s =
-          CheckDivisible("decoder.decoder_num_heads", decoder.embed_dim,
-                         decoder.num_heads, std::to_string(decoder.num_heads));
+  if (absl::Status s = CheckDivisible(kSection, "decoder.decoder_num_heads",
+                                      decoder.embed_dim, decoder.num_heads,
+                                      std::to_string(decoder.num_heads));
       !s.ok()) {
     return s;
   }
@@ -88,8 +71,8 @@ absl::StatusOr<PretrainDecoderConfig> ResolveDecoder(
                             (encoder.img_size / encoder.patch_size);
   const int64_t masked = MaskedTokensPerSlice(decoder.mask_ratio, per_slice);
   if (masked < 1 || masked >= per_slice) {
-    return Invalid(
-        "decoder.mask_ratio",
+    return InvalidField(
+        kSection, "decoder.mask_ratio",
         absl::StrCat(decoder.mask_ratio, " masks ", masked, " of ", per_slice,
                      " tokens per frame; at least one must be "
                      "masked and one visible"));
@@ -107,9 +90,9 @@ absl::StatusOr<const Preset*> FindPreset(const std::string& name) {
   }
   std::vector<std::string> names;
   for (const Preset& preset : kPresets) names.push_back(preset.name);
-  return Invalid("preset",
-                 absl::StrCat("unknown preset \"", name,
-                              "\" (known: ", absl::StrJoin(names, ", "), ")"));
+  return InvalidField(kSection, "preset",
+                      absl::StrCat("unknown preset \"", name, "\" (known: ",
+                                   absl::StrJoin(names, ", "), ")"));
 }
 
 absl::Status ResolveShape(const MaskedVideoEncoderConfig& proto,
@@ -127,40 +110,45 @@ absl::Status ResolveShape(const MaskedVideoEncoderConfig& proto,
            &config.num_heads},
       }};
   for (const auto& [field, value, fallback, out] : dimensions) {
-    absl::StatusOr<int64_t> resolved = Dimension(field, value, fallback);
+    absl::StatusOr<int64_t> resolved =
+        ConfigDimension(kSection, field, value, fallback);
     if (!resolved.ok()) return resolved.status();
     *out = *resolved;
   }
   if (absl::Status s =
-          CheckDivisible("num_heads", config.embed_dim, config.num_heads,
-                         std::to_string(config.num_heads));
+          CheckDivisible(kSection, "num_heads", config.embed_dim,
+                         config.num_heads, std::to_string(config.num_heads));
       !s.ok()) {
     return s;
   }
-  if (absl::Status s =
-          CheckDivisible("img_size", config.img_size, config.patch_size,
-                         absl::StrCat("patch_size ", config.patch_size));
+  if (absl::Status s = CheckDivisible(
+          kSection, "img_size", config.img_size, config.patch_size,
+          absl::StrCat("patch_size ", config.patch_size));
       !s.ok()) {
     return s;
   }
-  return CheckDivisible("num_frames", config.num_frames, config.tubelet_size,
+  return CheckDivisible(kSection, "num_frames", config.num_frames,
+                        config.tubelet_size,
                         absl::StrCat("tubelet_size ", config.tubelet_size));
 }
 
 absl::Status ResolveBlocks(const MaskedVideoEncoderConfig& proto,
                            VideoMaeConfig& config) {
   if (proto.mlp_ratio() < 0) {
-    return Invalid("mlp_ratio", absl::StrCat(proto.mlp_ratio(), " < 0"));
+    return InvalidField(kSection, "mlp_ratio",
+                        absl::StrCat(proto.mlp_ratio(), " < 0"));
   }
   if (proto.mlp_ratio() > 0) config.mlp_ratio = proto.mlp_ratio();
   if (proto.has_qkv_bias()) config.qkv_bias = proto.qkv_bias();
   if (proto.init_values() < 0) {
-    return Invalid("init_values", absl::StrCat(proto.init_values(), " < 0"));
+    return InvalidField(kSection, "init_values",
+                        absl::StrCat(proto.init_values(), " < 0"));
   }
   config.init_values = proto.init_values();
   if (proto.drop_path_rate() < 0 || proto.drop_path_rate() >= 1) {
-    return Invalid("drop_path_rate",
-                   absl::StrCat(proto.drop_path_rate(), " is not in [0, 1)"));
+    return InvalidField(
+        kSection, "drop_path_rate",
+        absl::StrCat(proto.drop_path_rate(), " is not in [0, 1)"));
   }
   config.drop_path_rate = proto.drop_path_rate();
   return absl::OkStatus();
@@ -172,13 +160,15 @@ absl::Status ResolveHead(const MaskedVideoEncoderConfig& proto,
     config.use_mean_pooling = proto.use_mean_pooling();
   }
   if (proto.num_classes() < 0) {
-    return Invalid("num_classes", absl::StrCat(proto.num_classes(), " < 0"));
+    return InvalidField(kSection, "num_classes",
+                        absl::StrCat(proto.num_classes(), " < 0"));
   }
   if (proto.num_classes() > 0 && num_class_names > 0 &&
       proto.num_classes() != num_class_names) {
-    return Invalid("num_classes",
-                   absl::StrCat(proto.num_classes(), ", but class_names has ",
-                                num_class_names, " entries"));
+    return InvalidField(
+        kSection, "num_classes",
+        absl::StrCat(proto.num_classes(), ", but class_names has ",
+                     num_class_names, " entries"));
   }
   config.num_classes =
       proto.num_classes() > 0 ? proto.num_classes() : num_class_names;
@@ -187,9 +177,10 @@ absl::Status ResolveHead(const MaskedVideoEncoderConfig& proto,
   }
   const int sampled_frames = proto.sampling().num_frames();
   if (sampled_frames != 0 && sampled_frames != config.num_frames) {
-    return Invalid("sampling.num_frames",
-                   absl::StrCat(sampled_frames, " differs from num_frames ",
-                                config.num_frames));
+    return InvalidField(
+        kSection, "sampling.num_frames",
+        absl::StrCat(sampled_frames, " differs from num_frames ",
+                     config.num_frames));
   }
   return absl::OkStatus();
 }

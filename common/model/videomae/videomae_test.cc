@@ -8,11 +8,10 @@
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <iostream>
 #include <string>
 
-#include "absl/strings/str_cat.h"
+#include "common/model/reference_testing.h"
 #include "common/model/state_dict.h"
 #include "common/model/videomae/autocast.h"
 #include "common/model/videomae/block.h"
@@ -31,18 +30,11 @@ constexpr double kTolerance = 1e-4;
 class VideoMaeTest : public testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const std::string command = absl::StrCat(
-        "/usr/bin/python3 "
-        "common/model/videomae/testdata/videomae_reference.py ",
-        testing::TempDir());
-    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    RunPythonReference("common/model/videomae/testdata/videomae_reference.py");
   }
 
   static TensorFile Read(const std::string& name) {
-    absl::StatusOr<TensorFile> file =
-        ReadSafetensors(absl::StrCat(testing::TempDir(), "/", name));
-    EXPECT_TRUE(file.ok()) << file.status();
-    return file.ok() ? *std::move(file) : TensorFile{};
+    return ReadReferenceOutput(name);
   }
 
   // The case's inputs and outputs, and its config from their metadata.
@@ -69,13 +61,11 @@ class VideoMaeTest : public testing::Test {
     return *tensor;
   }
 
-  // ||actual - expected|| / ||expected||, printed for the record.
+  // RelativeL2Error, printed for the record.
   double ErrorOf(const std::string& name, const torch::Tensor& actual) const {
-    const torch::Tensor expected = Expected(name).to(torch::kFloat64);
+    const torch::Tensor& expected = Expected(name);
     EXPECT_EQ(actual.sizes(), expected.sizes()) << name;
-    const double error =
-        ((actual.to(torch::kFloat64) - expected).norm() / expected.norm())
-            .item<double>();
+    const double error = RelativeL2Error(actual, expected);
     std::cout << "relative L2 error of " << name << ": " << error << "\n";
     return error;
   }

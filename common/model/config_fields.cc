@@ -1,0 +1,34 @@
+#include "common/model/config_fields.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace iv::model {
+
+absl::Status InvalidField(absl::string_view section, absl::string_view field,
+                          absl::string_view message) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(section, ".", field, ": ", message));
+}
+
+absl::StatusOr<int64_t> ConfigDimension(absl::string_view section,
+                                        absl::string_view field, int64_t value,
+                                        int64_t fallback) {
+  if (value < 0) {
+    return InvalidField(section, field, absl::StrCat(value, " is negative"));
+  }
+  if (value > 0) return value;
+  if (fallback == 0) {
+    return InvalidField(section, field, "required without a preset");
+  }
+  return fallback;
+}
+
+absl::Status CheckDivisible(absl::string_view section, absl::string_view field,
+                            int64_t value, int64_t divisor,
+                            absl::string_view what) {
+  if (value % divisor == 0) return absl::OkStatus();
+  return InvalidField(section, field,
+                      absl::StrCat(value, " is not divisible by ", what));
+}
+
+}  // namespace iv::model

@@ -1,0 +1,32 @@
+// Reading a model config proto into resolved values: presets fill what is
+// unset, and every error names the field by its path, as the status policy
+// asks ("masked_encoder.num_heads: 768 is not divisible by num_heads").
+#ifndef COMMON_MODEL_CONFIG_FIELDS_H_
+#define COMMON_MODEL_CONFIG_FIELDS_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace iv::model {
+
+// INVALID_ARGUMENT "<section>.<field>: <message>".
+absl::Status InvalidField(absl::string_view section, absl::string_view field,
+                          absl::string_view message);
+
+// A dimension: the proto's `value` when set (> 0), else `fallback`; a
+// fallback of 0 means the field is required.
+absl::StatusOr<int64_t> ConfigDimension(absl::string_view section,
+                                        absl::string_view field, int64_t value,
+                                        int64_t fallback);
+
+// OK when `value` is a multiple of `divisor` (named `what` in the error).
+absl::Status CheckDivisible(absl::string_view section, absl::string_view field,
+                            int64_t value, int64_t divisor,
+                            absl::string_view what);
+
+}  // namespace iv::model
+
+#endif  // COMMON_MODEL_CONFIG_FIELDS_H_
