@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_replace.h"
 #include "common/text/clip_tokenizer.h"
 
 namespace iv::cli {
@@ -20,9 +21,7 @@ struct TokenizeArgs {
 int Tokenize(const TokenizeArgs& args) {
   auto tokenizer = text::ClipTokenizer::Load(args.vocab);
   if (!tokenizer.ok()) {
-    std::fprintf(stderr, "iv model tokenize: %s\n",
-                 std::string(tokenizer.status().message()).c_str());
-    return 1;
+    return ModelCommandFailed("tokenize", tokenizer.status());
   }
   for (const std::string& text : args.texts) {
     const nlohmann::json ids =
@@ -39,6 +38,17 @@ void AddModelCommand(CLI::App& iv) {
       "model", "Inspect, import and run models, and tokenize their text");
   model->require_subcommand(1);
   AddModelTokenizeCommand(*model);
+  AddModelInfoCommand(*model);
+  AddModelImportCommand(*model);
+  AddModelForwardCommand(*model);
+}
+
+int ModelCommandFailed(absl::string_view command, const absl::Status& status) {
+  const std::string message =
+      absl::StrReplaceAll(status.message(), {{"\n", "; "}});
+  std::fprintf(stderr, "iv model %s: %s\n", std::string(command).c_str(),
+               message.c_str());
+  return 1;
 }
 
 void AddModelTokenizeCommand(CLI::App& model) {
