@@ -37,7 +37,7 @@ def main(out):
     gen = torch.Generator().manual_seed(7)
     video = torch.randn((2, 3, 4, 32, 48), generator=gen).float().double()
     ref.write_safetensors(os.path.join(out, "input.safetensors"),
-                          {"video": video}, {})
+                          {"video": video}, {}, float64_as_float32=True)
 
     c = dict(BASE, layer_scale=True, classes=5, mean_pooling=True)
     shapes = ref.encoder_shapes("", c)
@@ -51,7 +51,8 @@ def main(out):
                os.path.join(out, "finetune_module.pth"))
     features, logits = ref.finetune_forward(p, video, c)
     ref.write_safetensors(os.path.join(out, "finetune.expected.safetensors"),
-                          {"features": features, "logits": logits}, {})
+                          {"features": features, "logits": logits}, {},
+                          float64_as_float32=True)
 
     c = dict(BASE, layer_scale=False, decoder_dim=64, decoder_depth=1,
              decoder_heads=1)
@@ -68,7 +69,8 @@ def main(out):
                os.path.join(out, "pretrain.pth"))
     tokens = ref.pretrain_encoder(p, video, None, c)
     ref.write_safetensors(os.path.join(out, "pretrain.expected.safetensors"),
-                          {"encoder_tokens": tokens}, {})
+                          {"encoder_tokens": tokens}, {},
+                          float64_as_float32=True)
 
 
 if __name__ == "__main__":

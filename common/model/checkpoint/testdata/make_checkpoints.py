@@ -26,28 +26,10 @@ import zipfile
 import numpy as np
 import torch
 
-SAFETENSORS_DTYPES = {
-    torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
-    torch.float64: "F64", torch.int64: "I64", torch.int32: "I32",
-    torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
-    torch.bool: "BOOL",
-}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "..", "safetensors", "testdata"))
+from torch_writer import write_safetensors  # noqa: E402
 
-
-def write_safetensors(path, tensors):
-    """The format of common/safetensors/testdata/reference.py: an 8-byte
-    header length, a JSON header of dtype/shape/byte range, the raw bytes."""
-    header, data = {}, b""
-    for name, t in tensors.items():
-        raw = t.detach().reshape(-1).contiguous().view(torch.uint8).numpy()
-        raw = raw.tobytes()
-        header[name] = {"dtype": SAFETENSORS_DTYPES[t.dtype],
-                        "shape": list(t.shape),
-                        "data_offsets": [len(data), len(data) + len(raw)]}
-        data += raw
-    text = json.dumps(header).encode()
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + data)
 
 
 def state_dict(shapes, dtype=torch.float32):

@@ -21,33 +21,18 @@ metadata holds the model config in protobuf text format
 (MultimodalEncoderConfig).
 """
 import json
+import os
 import math
-import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-DTYPES = {np.dtype("float32"): "F32", np.dtype("int64"): "I64"}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "..", "safetensors", "testdata"))
+from torch_writer import write_safetensors  # noqa: E402
 
-
-def write_safetensors(path, tensors, metadata):
-    # The format as common/safetensors/testdata/reference.py writes it.
-    header, data = {}, b""
-    for name, value in tensors.items():
-        array = value.detach().cpu().numpy()
-        array = np.ascontiguousarray(array).reshape(array.shape)
-        if array.dtype == np.float64:
-            array = array.astype(np.float32)
-        raw = array.tobytes()
-        header[name] = {"dtype": DTYPES[array.dtype], "shape": list(array.shape),
-                        "data_offsets": [len(data), len(data) + len(raw)]}
-        data += raw
-    header["__metadata__"] = metadata
-    text = json.dumps(header).encode()
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + data)
 
 
 # --- the architecture (sequence-first: [L, N, C]) ----------------------------
@@ -396,8 +381,10 @@ def run_case(out_dir, name, cfg, proto, batch, frames, text_length, seed):
         io["grad." + k] = v.grad if v.grad is not None else torch.zeros_like(v)
     if "caption" in cfg:
         caption_case(io, p, cfg, text, out_dir, name, gen)
-    write_safetensors(f"{out_dir}/{name}.weights.safetensors", weights, {})
-    write_safetensors(f"{out_dir}/{name}.io.safetensors", io, {"config": proto})
+    write_safetensors(f"{out_dir}/{name}.weights.safetensors", weights, {},
+                      float64_as_float32=True)
+    write_safetensors(f"{out_dir}/{name}.io.safetensors", io, {"config": proto},
+                      float64_as_float32=True)
 
 
 def caption_case(io, p, cfg, text, out_dir, name, gen):
@@ -422,7 +409,7 @@ def caption_case(io, p, cfg, text, out_dir, name, gen):
     for k, v in list(d.items()) + [("clip." + k, v) for k, v in p.items()]:
         io["capgrad." + k] = v.grad if v.grad is not None else torch.zeros_like(v)
     write_safetensors(f"{out_dir}/{name}.caption_decoder.weights.safetensors",
-                      weights, {})
+                      weights, {}, float64_as_float32=True)
 
 
 def config(return_list, explicit):

@@ -13,36 +13,19 @@ config in protobuf text format (MaskedVideoEncoderConfig).
 """
 import json
 import os
-import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-DTYPES = {np.dtype("float32"): "F32", np.dtype("bool"): "BOOL"}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "..", "safetensors", "testdata"))
+from torch_writer import write_safetensors  # noqa: E402
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 EPS = 1e-6
-
-
-def write_safetensors(path, tensors, metadata):
-    # The format as common/safetensors/testdata/reference.py writes it.
-    header, data = {}, b""
-    for name, value in tensors.items():
-        array = value.detach().cpu().numpy()
-        # (ascontiguousarray would turn a scalar into shape [1].)
-        array = np.ascontiguousarray(array).reshape(array.shape)
-        if array.dtype == np.float64:
-            array = array.astype(np.float32)
-        raw = array.tobytes()
-        header[name] = {"dtype": DTYPES[array.dtype], "shape": list(array.shape),
-                        "data_offsets": [len(data), len(data) + len(raw)]}
-        data += raw
-    header["__metadata__"] = metadata
-    text = json.dumps(header).encode()
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + data)
 
 
 # --- the architecture -------------------------------------------------------
@@ -250,9 +233,10 @@ def finetune_case(out, case, c, video_shape, seed):
     io = {"video": video, "features": features}
     if logits is not None:
         io["logits"] = logits
-    write_safetensors(os.path.join(out, case + ".weights.safetensors"), p, {})
+    write_safetensors(os.path.join(out, case + ".weights.safetensors"), p, {},
+                      float64_as_float32=True)
     write_safetensors(os.path.join(out, case + ".io.safetensors"), io,
-                      {"config": text_config(c)})
+                      {"config": text_config(c)}, float64_as_float32=True)
 
 
 def pretrain_case(out, case, c, video_shape, seed):
@@ -288,9 +272,10 @@ def pretrain_case(out, case, c, video_shape, seed):
           "predictions": pred, "loss": normalized,
           "loss_raw_pixels": loss(pred, video, mask, c, normalize=False)}
     io.update({"grad." + name: value.grad for name, value in p.items()})
-    write_safetensors(os.path.join(out, case + ".weights.safetensors"), p, {})
+    write_safetensors(os.path.join(out, case + ".weights.safetensors"), p, {},
+                      float64_as_float32=True)
     write_safetensors(os.path.join(out, case + ".io.safetensors"), io,
-                      {"config": text_config(c)})
+                      {"config": text_config(c)}, float64_as_float32=True)
 
 
 def main(out):
