@@ -1,5 +1,7 @@
 #include "tools/iv/synth_command.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -20,14 +22,17 @@ struct SynthArgs {
 
 // A one-line progress bar on stderr, redrawn in place at most ten times a
 // second (and always at the end) so a fast render is not slowed by drawing.
+// When stderr is a log file rather than a terminal, it prints a plain line
+// every ten seconds instead, so logs stay readable.
 class ProgressBar {
  public:
-  ProgressBar() : start_(absl::Now()) {}
+  ProgressBar() : start_(absl::Now()), terminal_(isatty(STDERR_FILENO)) {}
 
   void Update(const sw::SynthProgress& progress) {
     const absl::Time now = absl::Now();
-    if (progress.done < progress.total &&
-        now - last_draw_ < absl::Milliseconds(100)) {
+    const absl::Duration interval =
+        terminal_ ? absl::Milliseconds(100) : absl::Seconds(10);
+    if (progress.done < progress.total && now - last_draw_ < interval) {
       return;
     }
     last_draw_ = now;
@@ -38,11 +43,13 @@ class ProgressBar {
     const int eta =
         rate > 0 ? static_cast<int>((progress.total - progress.done) / rate)
                  : 0;
-    std::fprintf(stderr, "\r[%s%s] %d/%d clips  %.1f/s  ETA %d:%02d ",
-                 std::string(filled, '#').c_str(),
+    std::fprintf(stderr, "%s[%s%s] %d/%d clips  %.1f/s  ETA %d:%02d ",
+                 terminal_ ? "\r" : "", std::string(filled, '#').c_str(),
                  std::string(kWidth - filled, '-').c_str(), progress.done,
                  progress.total, rate, eta / 60, eta % 60);
-    if (progress.done == progress.total) std::fprintf(stderr, "\n");
+    if (!terminal_ || progress.done == progress.total) {
+      std::fprintf(stderr, "\n");
+    }
     std::fflush(stderr);
   }
 
@@ -50,6 +57,7 @@ class ProgressBar {
 
  private:
   const absl::Time start_;
+  const bool terminal_;
   absl::Time last_draw_ = absl::InfinitePast();
 };
 
