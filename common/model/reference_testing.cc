@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 
@@ -26,6 +27,23 @@ double RelativeL2Error(const torch::Tensor& actual,
   const torch::Tensor reference = expected.to(torch::kFloat64);
   return ((actual.to(torch::kFloat64) - reference).norm() / reference.norm())
       .item<double>();
+}
+
+const torch::Tensor& ExpectedTensor(const TensorFile& io,
+                                    const std::string& name) {
+  const torch::Tensor* tensor = io.Find(name);
+  TORCH_CHECK(tensor != nullptr, "the reference wrote no ", name);
+  return *tensor;
+}
+
+double ReferenceError(const TensorFile& io, const std::string& name,
+                      const torch::Tensor& actual, const std::string& label) {
+  const torch::Tensor& expected = ExpectedTensor(io, name);
+  EXPECT_EQ(actual.sizes(), expected.sizes()) << name;
+  const double error = RelativeL2Error(actual, expected);
+  std::cout << label << (label.empty() ? "" : ": ") << "relative L2 error of "
+            << name << ": " << error << "\n";
+  return error;
 }
 
 }  // namespace iv::model

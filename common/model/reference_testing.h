@@ -26,6 +26,17 @@ TensorFile ReadReferenceOutput(const std::string& name);
 double RelativeL2Error(const torch::Tensor& actual,
                        const torch::Tensor& expected);
 
+// The tensor `name` the reference wrote into `io`; throws (failing the
+// calling test) when it wrote none.
+const torch::Tensor& ExpectedTensor(const TensorFile& io,
+                                    const std::string& name);
+
+// RelativeL2Error of `actual` against ExpectedTensor(io, name), printed
+// with `label` for the record; a shape mismatch fails the calling test.
+double ReferenceError(const TensorFile& io, const std::string& name,
+                      const torch::Tensor& actual,
+                      const std::string& label = "");
+
 }  // namespace iv::model
 
 #endif  // COMMON_MODEL_REFERENCE_TESTING_H_

@@ -53,45 +53,31 @@ class CmaTest : public testing::Test {
     ASSERT_TRUE(loaded.ok()) << loaded.status();
   }
 
-  const torch::Tensor& Expected(const std::string& name) const {
-    const torch::Tensor* tensor = io_.Find(name);
-    TORCH_CHECK(tensor != nullptr, "the reference wrote no ", name);
-    return *tensor;
-  }
-
-  // Relative L2 error against the reference, printed for the record.
-  double ErrorOf(const std::string& name, const torch::Tensor& actual) const {
-    const torch::Tensor& expected = Expected(name);
-    EXPECT_EQ(actual.sizes(), expected.sizes()) << name;
-    const double error = RelativeL2Error(actual, expected);
-    std::cout << "relative L2 error of " << name << ": " << error << "\n";
-    return error;
-  }
-
   void ExpectLogitsMatch() {
     model_->eval();
     torch::InferenceMode inference;
-    const CmaOutput out =
-        model_(Expected("masked_tokens"), Expected("multimodal_tokens"));
-    EXPECT_LE(ErrorOf("logits", out.logits), kTolerance);
+    const CmaOutput out = model_(ExpectedTensor(io_, "masked_tokens"),
+                                 ExpectedTensor(io_, "multimodal_tokens"));
+    EXPECT_LE(ReferenceError(io_, "logits", out.logits), kTolerance);
   }
 
   // The frozen encoders' tokens: leaves that want no gradient, as a
   // no-grad encoder forward (or a loaded tensor) gives them.
   void ExpectOnlyCmaGradientsMatch() {
     model_->train();
-    const torch::Tensor masked = Expected("masked_tokens").clone();
-    const torch::Tensor multimodal = Expected("multimodal_tokens").clone();
+    const torch::Tensor masked = ExpectedTensor(io_, "masked_tokens").clone();
+    const torch::Tensor multimodal =
+        ExpectedTensor(io_, "multimodal_tokens").clone();
     ASSERT_FALSE(masked.requires_grad());
     const CmaOutput out = model_(masked, multimodal);
-    (out.logits * Expected("probe")).sum().backward();
+    (out.logits * ExpectedTensor(io_, "probe")).sum().backward();
     EXPECT_FALSE(masked.grad().defined());
     EXPECT_FALSE(multimodal.grad().defined());
     double worst = 0;
     for (const auto& [name, parameter] : StateDict(*model_)) {
       ASSERT_TRUE(parameter.grad().defined()) << name << " got no gradient";
-      const double error =
-          RelativeL2Error(parameter.grad(), Expected("grad." + name));
+      const double error = RelativeL2Error(parameter.grad(),
+                                           ExpectedTensor(io_, "grad." + name));
       EXPECT_LE(error, kTolerance) << name;
       worst = std::max(worst, error);
     }
@@ -128,8 +114,10 @@ TEST_F(CmaTest, FrozenEncoderModuleGetsNoGradient) {
   // An encoder stand-in whose parameters are frozen, as the paper's are.
   torch::nn::Linear encoder(24, 24);
   for (torch::Tensor& p : encoder->parameters()) p.requires_grad_(false);
-  const torch::Tensor masked = encoder(Expected("masked_tokens"));
-  model_(masked, Expected("multimodal_tokens")).logits.sum().backward();
+  const torch::Tensor masked = encoder(ExpectedTensor(io_, "masked_tokens"));
+  model_(masked, ExpectedTensor(io_, "multimodal_tokens"))
+      .logits.sum()
+      .backward();
   for (const torch::Tensor& p : encoder->parameters()) {
     EXPECT_FALSE(p.grad().defined());
   }

@@ -62,7 +62,7 @@ class MultimodalTest : public testing::TestWithParam<std::string> {
     for (const auto& item : module.named_parameters()) {
       const std::string& name = item.key();
       const torch::Tensor& parameter = item.value();
-      const torch::Tensor& expected = Expected(prefix + name);
+      const torch::Tensor& expected = ExpectedTensor(io_, prefix + name);
       const torch::Tensor grad = parameter.grad().defined()
                                      ? parameter.grad()
                                      : torch::zeros_like(parameter);
@@ -70,24 +70,9 @@ class MultimodalTest : public testing::TestWithParam<std::string> {
         EXPECT_EQ(grad.abs().max().item<double>(), 0) << name;
         continue;
       }
-      EXPECT_LE(ErrorOf(prefix + name, grad), kTolerance) << name;
+      EXPECT_LE(ReferenceError(io_, prefix + name, grad, case_), kTolerance)
+          << name;
     }
-  }
-
-  const torch::Tensor& Expected(const std::string& name) const {
-    const torch::Tensor* tensor = io_.Find(name);
-    TORCH_CHECK(tensor != nullptr, "the reference wrote no ", name);
-    return *tensor;
-  }
-
-  // RelativeL2Error, printed for the record.
-  double ErrorOf(const std::string& name, const torch::Tensor& actual) const {
-    const torch::Tensor& expected = Expected(name);
-    EXPECT_EQ(actual.sizes(), expected.sizes()) << name;
-    const double error = RelativeL2Error(actual, expected);
-    std::cout << case_ << ": relative L2 error of " << name << ": " << error
-              << "\n";
-    return error;
   }
 
   std::string case_;
@@ -99,17 +84,23 @@ TEST_P(MultimodalTest, EmbeddingsAndLossMatchReference) {
   InternVideoClip model = LoadModel(GetParam());
   model->eval();
   torch::InferenceMode inference;
-  const ClipOutput out = model(Expected("video"), Expected("text"));
-  EXPECT_LE(ErrorOf("video_embeds", out.video_embeds), kTolerance);
-  EXPECT_LE(ErrorOf("text_embeds", out.text_embeds), kTolerance);
-  EXPECT_LE(ErrorOf("loss", SymmetricInfoNce(out.video_embeds, out.text_embeds,
-                                             model->logit_scale())),
+  const ClipOutput out =
+      model(ExpectedTensor(io_, "video"), ExpectedTensor(io_, "text"));
+  EXPECT_LE(ReferenceError(io_, "video_embeds", out.video_embeds, case_),
+            kTolerance);
+  EXPECT_LE(ReferenceError(io_, "text_embeds", out.text_embeds, case_),
+            kTolerance);
+  EXPECT_LE(ReferenceError(io_, "loss",
+                           SymmetricInfoNce(out.video_embeds, out.text_embeds,
+                                            model->logit_scale()),
+                           case_),
             kTolerance);
 }
 
 TEST_P(MultimodalTest, LossGradientsMatchReference) {
   InternVideoClip model = LoadModel(GetParam());
-  const ClipOutput out = model(Expected("video"), Expected("text"));
+  const ClipOutput out =
+      model(ExpectedTensor(io_, "video"), ExpectedTensor(io_, "text"));
   SymmetricInfoNce(out.video_embeds, out.text_embeds, model->logit_scale())
       .backward();
   ExpectGradients(*model, "grad.");
@@ -128,13 +119,15 @@ TEST_F(CaptionTest, LogitsLossAndGradientsMatchReference) {
   CaptionDecoder decoder(*config_.caption_decoder, config_.vision.width,
                          config_.text.vocab_size);
   LoadWeights(*decoder, "clip.caption_decoder.weights.safetensors");
-  const ClipOutput out = model(Expected("video"), Expected("text"));
+  const ClipOutput out =
+      model(ExpectedTensor(io_, "video"), ExpectedTensor(io_, "text"));
   const torch::Tensor logits =
       decoder(out.video_tokens,
               out.text_tokens.narrow(1, 0, out.text_tokens.size(1) - 1));
-  EXPECT_LE(ErrorOf("caption_logits", logits), kTolerance);
-  const torch::Tensor loss = CaptioningLoss(logits, Expected("caption_labels"));
-  EXPECT_LE(ErrorOf("caption_loss", loss), kTolerance);
+  EXPECT_LE(ReferenceError(io_, "caption_logits", logits, case_), kTolerance);
+  const torch::Tensor loss =
+      CaptioningLoss(logits, ExpectedTensor(io_, "caption_labels"));
+  EXPECT_LE(ReferenceError(io_, "caption_loss", loss, case_), kTolerance);
   loss.backward();
   ExpectGradients(*decoder, "capgrad.");
   ExpectGradients(*model, "capgrad.clip.");

@@ -55,21 +55,6 @@ class VideoMaeTest : public testing::Test {
     ASSERT_TRUE(loaded.ok()) << loaded.status();
   }
 
-  const torch::Tensor& Expected(const std::string& name) const {
-    const torch::Tensor* tensor = io_.Find(name);
-    TORCH_CHECK(tensor != nullptr, "the reference wrote no ", name);
-    return *tensor;
-  }
-
-  // RelativeL2Error, printed for the record.
-  double ErrorOf(const std::string& name, const torch::Tensor& actual) const {
-    const torch::Tensor& expected = Expected(name);
-    EXPECT_EQ(actual.sizes(), expected.sizes()) << name;
-    const double error = RelativeL2Error(actual, expected);
-    std::cout << "relative L2 error of " << name << ": " << error << "\n";
-    return error;
-  }
-
   TensorFile io_;
   TensorFile weights_;
   VideoMaeConfig config_;
@@ -81,9 +66,9 @@ TEST_F(VideoMaeTest, FinetuneModelMatchesReference) {
   LoadWeights(*model);
   model->eval();
   torch::InferenceMode inference;
-  const VideoMaeOutput out = model(Expected("video"));
-  EXPECT_LE(ErrorOf("features", out.features), kTolerance);
-  EXPECT_LE(ErrorOf("logits", out.logits), kTolerance);
+  const VideoMaeOutput out = model(ExpectedTensor(io_, "video"));
+  EXPECT_LE(ReferenceError(io_, "features", out.features), kTolerance);
+  EXPECT_LE(ReferenceError(io_, "logits", out.logits), kTolerance);
 }
 
 TEST_F(VideoMaeTest, OtherBranchesAndSizesMatchReference) {
@@ -94,8 +79,8 @@ TEST_F(VideoMaeTest, OtherBranchesAndSizesMatchReference) {
   LoadWeights(*model);
   model->eval();
   torch::InferenceMode inference;
-  const VideoMaeOutput out = model(Expected("video"));
-  EXPECT_LE(ErrorOf("features", out.features), kTolerance);
+  const VideoMaeOutput out = model(ExpectedTensor(io_, "video"));
+  EXPECT_LE(ReferenceError(io_, "features", out.features), kTolerance);
   EXPECT_FALSE(out.logits.defined());
 }
 
@@ -105,7 +90,8 @@ TEST_F(VideoMaeTest, PretrainEncoderTokensMatchReference) {
   LoadWeights(*model);
   model->eval();
   torch::InferenceMode inference;
-  EXPECT_LE(ErrorOf("encoder_tokens", model->EncoderTokens(Expected("video"))),
+  EXPECT_LE(ReferenceError(io_, "encoder_tokens",
+                           model->EncoderTokens(ExpectedTensor(io_, "video"))),
             kTolerance);
 }
 
@@ -115,17 +101,17 @@ TEST_F(VideoMaeTest, PretrainPredictionsAndLossesMatchReference) {
   LoadWeights(*model);
   model->eval();
   torch::InferenceMode inference;
-  const torch::Tensor& video = Expected("video");
-  const torch::Tensor& mask = Expected("mask");
+  const torch::Tensor& video = ExpectedTensor(io_, "video");
+  const torch::Tensor& mask = ExpectedTensor(io_, "mask");
   const torch::Tensor predictions = model(video, mask);
-  EXPECT_LE(ErrorOf("predictions", predictions), kTolerance);
-  EXPECT_LE(ErrorOf("loss", model->Loss(video, mask)), kTolerance);
+  EXPECT_LE(ReferenceError(io_, "predictions", predictions), kTolerance);
+  EXPECT_LE(ReferenceError(io_, "loss", model->Loss(video, mask)), kTolerance);
 
   ReconstructionTarget raw;
   raw.patch_size = config_.patch_size;
   raw.normalize = false;
-  EXPECT_LE(ErrorOf("loss_raw_pixels",
-                    ReconstructionLoss(predictions, video, mask, raw)),
+  EXPECT_LE(ReferenceError(io_, "loss_raw_pixels",
+                           ReconstructionLoss(predictions, video, mask, raw)),
             kTolerance);
 }
 
@@ -134,11 +120,12 @@ TEST_F(VideoMaeTest, PretrainLossGradientsMatchReference) {
   PretrainVisionTransformer model(config_);
   LoadWeights(*model);
   model->train();  // no drop path configured: training changes nothing else
-  model->Loss(Expected("video"), Expected("mask")).backward();
+  model->Loss(ExpectedTensor(io_, "video"), ExpectedTensor(io_, "mask"))
+      .backward();
   double worst = 0;
   for (const auto& [name, parameter] : StateDict(*model)) {
     ASSERT_TRUE(parameter.grad().defined()) << name << " got no gradient";
-    const torch::Tensor& expected = Expected("grad." + name);
+    const torch::Tensor& expected = ExpectedTensor(io_, "grad." + name);
     const double error =
         ((parameter.grad().to(torch::kFloat64) - expected.to(torch::kFloat64))
              .norm() /
@@ -156,10 +143,10 @@ TEST_F(VideoMaeTest, DropPathOnlyActsInTraining) {
   config_.drop_path_rate = 0.5;
   VisionTransformer model(config_);
   LoadWeights(*model);
-  const torch::Tensor& video = Expected("video");
+  const torch::Tensor& video = ExpectedTensor(io_, "video");
   torch::NoGradGuard no_grad;
   model->eval();
-  EXPECT_LE(ErrorOf("features", model(video).features), kTolerance);
+  EXPECT_LE(ReferenceError(io_, "features", model(video).features), kTolerance);
   model->train();
   torch::manual_seed(0);
   const torch::Tensor first = model(video).features;
@@ -189,11 +176,12 @@ TEST_F(VideoMaeTest, Bf16AutocastStaysCloseToFp32) {
   torch::Tensor logits;
   {
     Bf16Autocast autocast(torch::kCPU);
-    logits = model(Expected("video")).logits;
+    logits = model(ExpectedTensor(io_, "video")).logits;
   }
   EXPECT_EQ(logits.scalar_type(), torch::kBFloat16);
-  EXPECT_LE(ErrorOf("logits", logits), 2e-2);
-  EXPECT_EQ(model(Expected("video")).logits.scalar_type(), torch::kFloat32)
+  EXPECT_LE(ReferenceError(io_, "logits", logits), 2e-2);
+  EXPECT_EQ(model(ExpectedTensor(io_, "video")).logits.scalar_type(),
+            torch::kFloat32)
       << "autocast must end with the guard";
 }
 
