@@ -31,4 +31,20 @@ absl::Status CheckDivisible(absl::string_view section, absl::string_view field,
                       absl::StrCat(value, " is not divisible by ", what));
 }
 
+absl::StatusOr<int64_t> ResolveNumClasses(absl::string_view section,
+                                          int64_t num_classes,
+                                          int64_t num_class_names) {
+  if (num_classes < 0) {
+    return InvalidField(section, "num_classes",
+                        absl::StrCat(num_classes, " < 0"));
+  }
+  if (num_classes > 0 && num_class_names > 0 &&
+      num_classes != num_class_names) {
+    return InvalidField(section, "num_classes",
+                        absl::StrCat(num_classes, ", but class_names has ",
+                                     num_class_names, " entries"));
+  }
+  return num_classes > 0 ? num_classes : num_class_names;
+}
+
 }  // namespace iv::model

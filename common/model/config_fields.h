@@ -27,6 +27,12 @@ absl::Status CheckDivisible(absl::string_view section, absl::string_view field,
                             int64_t value, int64_t divisor,
                             absl::string_view what);
 
+// The class count of a head: the proto's `num_classes` when set, else the
+// number of class names; both set must agree. 0 means no head.
+absl::StatusOr<int64_t> ResolveNumClasses(absl::string_view section,
+                                          int64_t num_classes,
+                                          int64_t num_class_names);
+
 }  // namespace iv::model
 
 #endif  // COMMON_MODEL_CONFIG_FIELDS_H_

@@ -48,19 +48,10 @@ absl::StatusOr<CmaConfig> ResolveCmaConfig(
                         absl::StrCat(proto.mlp_ratio(), " < 0"));
   }
   if (proto.mlp_ratio() > 0) config.mlp_ratio = proto.mlp_ratio();
-  if (proto.num_classes() < 0) {
-    return InvalidField(kSection, "num_classes",
-                        absl::StrCat(proto.num_classes(), " < 0"));
-  }
-  if (proto.num_classes() > 0 && num_class_names > 0 &&
-      proto.num_classes() != num_class_names) {
-    return InvalidField(
-        kSection, "num_classes",
-        absl::StrCat(proto.num_classes(), ", but class_names has ",
-                     num_class_names, " entries"));
-  }
-  config.num_classes =
-      proto.num_classes() > 0 ? proto.num_classes() : num_class_names;
+  absl::StatusOr<int64_t> num_classes =
+      ResolveNumClasses(kSection, proto.num_classes(), num_class_names);
+  if (!num_classes.ok()) return num_classes.status();
+  config.num_classes = *num_classes;
   // Both heads are the point of CMA: without classes it has no output.
   if (config.num_classes == 0) {
     return InvalidField(kSection, "num_classes",

@@ -159,19 +159,10 @@ absl::Status ResolveHead(const MaskedVideoEncoderConfig& proto,
   if (proto.has_use_mean_pooling()) {
     config.use_mean_pooling = proto.use_mean_pooling();
   }
-  if (proto.num_classes() < 0) {
-    return InvalidField(kSection, "num_classes",
-                        absl::StrCat(proto.num_classes(), " < 0"));
-  }
-  if (proto.num_classes() > 0 && num_class_names > 0 &&
-      proto.num_classes() != num_class_names) {
-    return InvalidField(
-        kSection, "num_classes",
-        absl::StrCat(proto.num_classes(), ", but class_names has ",
-                     num_class_names, " entries"));
-  }
-  config.num_classes =
-      proto.num_classes() > 0 ? proto.num_classes() : num_class_names;
+  absl::StatusOr<int64_t> num_classes =
+      ResolveNumClasses(kSection, proto.num_classes(), num_class_names);
+  if (!num_classes.ok()) return num_classes.status();
+  config.num_classes = *num_classes;
   if (proto.normalization() == PIXEL_NORMALIZATION_CLIP) {
     config.normalization = video::kClipNormalization;
   }
