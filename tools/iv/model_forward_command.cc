@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "common/model/arch/arch.h"
 #include "common/safetensors/safetensors.h"
+#include "common/text/clip_tokenizer.h"
 #include "tools/iv/model_command.h"
 
 namespace iv::cli {
@@ -25,10 +26,8 @@ absl::Status Forward(const ForwardArgs& args) {
   absl::StatusOr<const model::Arch*> arch = model::FindArch(args.arch);
   if (!arch.ok()) return arch.status();
   if (!args.vocab.empty() && !(*arch)->UsesText()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(args.arch,
-                     " does not use --vocab (text inputs belong to the "
-                     "multimodal arches, which are not available yet)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        args.arch, " does not use --vocab (it has no text inputs)"));
   }
   absl::StatusOr<model::ArchCheckpoint> checkpoint =
       model::ReadArchCheckpoint(args.checkpoint, **arch);
@@ -39,6 +38,16 @@ absl::Status Forward(const ForwardArgs& args) {
     return absl::Status(
         loaded.status().code(),
         absl::StrCat(args.checkpoint, ": ", loaded.status().message()));
+  }
+  if (!args.vocab.empty()) {
+    absl::StatusOr<std::unique_ptr<text::ClipTokenizer>> tokenizer =
+        text::ClipTokenizer::Load(args.vocab);
+    if (!tokenizer.ok()) return tokenizer.status();
+    if (absl::Status s = (*loaded)->UseTokenizer((*tokenizer)->vocab_size());
+        !s.ok()) {
+      return absl::Status(s.code(),
+                          absl::StrCat(args.vocab, ": ", s.message()));
+    }
   }
   absl::StatusOr<TensorFile> input = ReadSafetensors(args.input);
   if (!input.ok()) return input.status();
@@ -81,17 +90,24 @@ void AddModelForwardCommand(CLI::App& model) {
   forward
       ->add_option("--input", args->input,
                    "safetensors file: `video` float32 [B,3,T,H,W], already "
-                   "normalized")
+                   "normalized; `text_tokens` int64 [B,N] for the "
+                   "internvideo-mm arches")
       ->required();
   forward->add_option("--output", args->output, "safetensors file to write")
       ->required();
   forward->add_option("--vocab", args->vocab,
-                      "CLIP BPE merges file, for arches with text inputs");
+                      "CLIP BPE merges file, for arches with text inputs: "
+                      "checks that text_tokens are its ids and that it is "
+                      "the model's vocabulary");
   forward->footer(
       "Outputs: videomae-vit-b16/l16/h16 `features` [B,D] (after fc_norm) "
       "and `logits` [B,classes]; videomae-vit-b16-pretrain `encoder_tokens` "
-      "[B,N,D] (after the encoder's final norm, no masking). T, H and W may "
-      "be any multiples of the tubelet and patch. Exits 1 with a one-line "
+      "[B,N,D] (after the encoder's final norm, no masking); T, H and W may "
+      "be any multiples of the tubelet and patch. internvideo-mm-b16/l14 "
+      "`video_embeds` for `video` (CLIP-normalized, any T, H = W = the "
+      "model's input resolution) and `text_embeds` for `text_tokens` "
+      "(CLIP ids, N <= the context length), either or both, projected and "
+      "not yet L2-normalized. Exits 1 with a one-line "
       "reason for an unknown arch, a checkpoint that does not fit it, or "
       "missing or misshapen inputs.");
   forward->callback([args] {

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/model/arch/multimodal_arch.h"
 #include "common/model/arch/videomae_arch.h"
 #include "common/model/checkpoint/native_checkpoint.h"
 #include "common/model/checkpoint/torch_checkpoint.h"
@@ -29,6 +30,9 @@ absl::StatusOr<ArchCheckpoint> FromOfficial(const std::string& path,
       arch.InferConfig(checkpoint.weights);
   if (!config.ok()) return WithPath(path, config.status());
   checkpoint.config = *std::move(config);
+  for (auto& note : arch.LoadNotes(checkpoint.weights)) {
+    checkpoint.details.push_back(std::move(note));
+  }
   return checkpoint;
 }
 
@@ -52,6 +56,7 @@ const std::vector<const Arch*>& Arches() {
   static const auto* const arches = new std::vector<const Arch*>([] {
     std::vector<const Arch*> all;
     for (const Arch* arch : VideoMaeArches()) all.push_back(arch);
+    for (const Arch* arch : MultimodalArches()) all.push_back(arch);
     return all;
   }());
   return *arches;

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/model/state_dict.h"
@@ -33,6 +34,14 @@ class LoadedModel {
   // INVALID_ARGUMENT with a one-line reason.
   virtual absl::StatusOr<NamedTensors> Forward(
       const std::map<std::string, torch::Tensor>& inputs) = 0;
+
+  // Arches with text inputs: checks that a tokenizer of `vocab_size` ids
+  // (`iv model forward --vocab`) is the one the model was trained with, and
+  // bounds the ids of later text inputs by it. INVALID_ARGUMENT naming the
+  // text input otherwise. Arches without text accept any.
+  virtual absl::Status UseTokenizer(int64_t vocab_size) {
+    return absl::OkStatus();
+  }
 };
 
 class Arch {
@@ -57,6 +66,14 @@ class Arch {
   virtual absl::StatusOr<internvideo::v1::ModelConfig> InferConfig(
       const NamedTensors& weights) const = 0;
 
+  // Lines for ArchCheckpoint::details about how normalized official
+  // `weights` load, e.g. which weights the file lacks and keep their
+  // initialization. None by default.
+  virtual std::vector<std::pair<std::string, std::string>> LoadNotes(
+      const NamedTensors& weights) const {
+    return {};
+  }
+
   // The model of `config` with `weights` loaded. INVALID_ARGUMENT listing
   // missing and unexpected weights, or shape mismatches.
   virtual absl::StatusOr<std::unique_ptr<LoadedModel>> Load(
@@ -77,7 +94,7 @@ struct ArchCheckpoint {
   NamedTensors weights;                 // under the arch's names
   bool native = false;
   // Official files: the other top-level entries (epoch, args...), one line
-  // each. Native folders: the weights' metadata.
+  // each, then the arch's LoadNotes. Native folders: the weights' metadata.
   std::vector<std::pair<std::string, std::string>> details;
 };
 

@@ -12,8 +12,9 @@ namespace {
 TEST(ArchTest, UnknownArchListsTheKnownOnes) {
   absl::StatusOr<const Arch*> arch = FindArch("videomae-vit-x99");
   ASSERT_FALSE(arch.ok());
-  for (const char* known : {"videomae-vit-b16", "videomae-vit-b16-pretrain",
-                            "videomae-vit-l16", "videomae-vit-h16"}) {
+  for (const char* known :
+       {"videomae-vit-b16", "videomae-vit-b16-pretrain", "videomae-vit-l16",
+        "videomae-vit-h16", "internvideo-mm-b16", "internvideo-mm-l14"}) {
     EXPECT_TRUE(absl::StrContains(arch.status().message(), known))
         << arch.status();
     EXPECT_TRUE(FindArch(known).ok()) << known;
@@ -33,6 +34,7 @@ TEST(ArchTest, InfersViTB16FromItsWeights) {
   EXPECT_TRUE(b16.Matches(weights));
   EXPECT_FALSE((*FindArch("videomae-vit-l16"))->Matches(weights));
   EXPECT_FALSE((*FindArch("videomae-vit-b16-pretrain"))->Matches(weights));
+  EXPECT_FALSE((*FindArch("internvideo-mm-b16"))->Matches(weights));
   absl::StatusOr<internvideo::v1::ModelConfig> config =
       b16.InferConfig(weights);
   ASSERT_TRUE(config.ok()) << config.status();

@@ -2,12 +2,8 @@
 
 #include <torch/torch.h>
 
-#include <algorithm>
-
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "common/model/arch/arch_helpers.h"
 #include "common/model/checkpoint/torch_checkpoint.h"
 #include "common/model/videomae/config.h"
 #include "common/model/videomae/pretrain.h"
@@ -16,6 +12,13 @@
 namespace iv::model {
 namespace {
 
+using arch_internal::CountBlocks;
+using arch_internal::CountParameters;
+using arch_internal::Find;
+using arch_internal::Guarded;
+using arch_internal::Missing;
+using arch_internal::Shape;
+using arch_internal::VideoInput;
 using internvideo::v1::MaskedVideoEncoderConfig;
 using internvideo::v1::ModelConfig;
 
@@ -26,54 +29,13 @@ constexpr int64_t kHeadWidth = 64;
 // values then come from the checkpoint.
 constexpr float kLoadedLayerScale = 0.1f;
 
-const torch::Tensor* Find(const NamedTensors& weights,
-                          const std::string& name) {
-  for (const auto& [key, tensor] : weights) {
-    if (key == name) return &tensor;
-  }
-  return nullptr;
-}
-
-// 1 + the largest i of the names "<prefix>i.*"; 0 without any.
-int64_t CountBlocks(const NamedTensors& weights, const std::string& prefix) {
-  int64_t count = 0;
-  for (const auto& [key, tensor] : weights) {
-    if (!absl::StartsWith(key, prefix)) continue;
-    const std::string rest = key.substr(prefix.size());
-    int64_t index = 0;
-    if (absl::SimpleAtoi(rest.substr(0, rest.find('.')), &index)) {
-      count = std::max(count, index + 1);
-    }
-  }
-  return count;
-}
-
-std::string Shape(const torch::Tensor& tensor) {
-  return absl::StrCat("[", absl::StrJoin(tensor.sizes(), ","), "]");
-}
-
-absl::Status Missing(const std::string& name, const std::string& arch) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("no ", name, ": not a ", arch, " checkpoint"));
-}
-
 // The input clip, checked against what the encoder can cut into tubelets.
 absl::StatusOr<torch::Tensor> Video(
     const std::map<std::string, torch::Tensor>& inputs,
     const VideoMaeConfig& config) {
-  auto found = inputs.find("video");
-  if (found == inputs.end()) {
-    return absl::InvalidArgumentError("the input has no \"video\" tensor");
-  }
-  const torch::Tensor& video = found->second;
-  if (video.scalar_type() != torch::kFloat32) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "video: float32 expected, got ", c10::toString(video.scalar_type())));
-  }
-  if (video.dim() != 5 || video.size(1) != 3) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("video: [B,3,T,H,W] expected, got ", Shape(video)));
-  }
+  absl::StatusOr<torch::Tensor> found = VideoInput(inputs);
+  if (!found.ok()) return found.status();
+  const torch::Tensor& video = *found;
   if (video.size(2) % config.tubelet_size != 0 ||
       video.size(3) % config.patch_size != 0 ||
       video.size(4) % config.patch_size != 0) {
@@ -82,26 +44,6 @@ absl::StatusOr<torch::Tensor> Video(
                      config.tubelet_size, " and H, W of ", config.patch_size));
   }
   return video;
-}
-
-int64_t CountParameters(const torch::nn::Module& module) {
-  int64_t count = 0;
-  for (const torch::Tensor& parameter : module.parameters()) {
-    count += parameter.numel();
-  }
-  return count;
-}
-
-// One-line errors for what LibTorch throws on inputs the checks above let
-// pass (say, memory exhausted).
-template <typename Fn>
-absl::StatusOr<NamedTensors> Guarded(Fn fn) {
-  try {
-    torch::InferenceMode inference;
-    return fn();
-  } catch (const c10::Error& error) {
-    return absl::InternalError(error.what_without_backtrace());
-  }
 }
 
 class FinetunedModel : public LoadedModel {

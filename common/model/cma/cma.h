@@ -25,7 +25,7 @@
 
 #include <cstdint>
 
-#include "common/model/cma/config.h"
+#include "common/model/cma/config_types.h"
 #include "common/model/videomae/block.h"
 
 namespace iv::model {

@@ -4,31 +4,11 @@
 #ifndef COMMON_MODEL_CMA_CONFIG_H_
 #define COMMON_MODEL_CMA_CONFIG_H_
 
-#include <cstdint>
-
 #include "absl/status/statusor.h"
+#include "common/model/cma/config_types.h"
 #include "protos/model_config.pb.h"
 
 namespace iv::model {
-
-struct CmaConfig {
-  // Token widths of the masked encoder (queries) and of the multimodal
-  // encoder (keys/values); each is projected to `width` when it differs.
-  int64_t masked_dim = 0;
-  int64_t multimodal_dim = 0;
-  int64_t num_blocks = 4;
-  int64_t width = 0;
-  int64_t heads = 0;
-  double mlp_ratio = 4.0;
-  int64_t num_classes = 0;
-};
-
-// The encoder facts the proto's defaults refer to.
-struct CmaEncoderDims {
-  int64_t masked_embed_dim = 0;
-  int64_t masked_num_heads = 0;
-  int64_t multimodal_width = 0;
-};
 
 // Fills the defaults of `proto` (num_blocks 4, width and heads from the
 // masked encoder, mlp_ratio 4, num_classes from ModelConfig.class_names'

@@ -16,8 +16,8 @@ ResidualImpl::ResidualImpl(std::shared_ptr<torch::nn::Module> fn) {
 }
 
 CaptionDecoderImpl::CaptionDecoderImpl(const CaptionDecoderOptions& options,
-                                       int64_t vision_width,
-                                       int64_t vocab_size) {
+                                       int64_t vision_width, int64_t vocab_size)
+    : max_length_(options.max_length) {
   const int64_t width = options.width;
   const int64_t dim_head = width / options.heads;
   visual_queries_ = register_parameter(
@@ -61,11 +61,19 @@ CaptionDecoderImpl::CaptionDecoderImpl(const CaptionDecoderOptions& options,
 
 torch::Tensor CaptionDecoderImpl::forward(const torch::Tensor& video_tokens,
                                           const torch::Tensor& text_tokens) {
+  return Decode(PoolVideo(video_tokens), text_tokens);
+}
+
+torch::Tensor CaptionDecoderImpl::PoolVideo(const torch::Tensor& video_tokens) {
   const int64_t batch = video_tokens.size(0);
   const torch::Tensor queries = visual_queries_.expand(
       {batch, visual_queries_.size(0), visual_queries_.size(1)});
-  const torch::Tensor visual = visual_pooler_norm_(
+  return visual_pooler_norm_(
       visual_attn_pooler_(queries, video_tokens.flatten(1, 2)));
+}
+
+torch::Tensor CaptionDecoderImpl::Decode(const torch::Tensor& visual,
+                                         const torch::Tensor& text_tokens) {
   torch::Tensor x = text_norm_(text_tokens);
   for (size_t i = 0; i < self_attention_.size(); ++i) {
     x = x + self_attention_[i](x);

@@ -15,7 +15,7 @@
 #include <memory>
 #include <vector>
 
-#include "common/model/multimodal/config.h"
+#include "common/model/multimodal/config_types.h"
 #include "common/model/multimodal/cross_attention.h"
 #include "common/model/multimodal/parallel_transformer_block.h"
 
@@ -42,7 +42,20 @@ class CaptionDecoderImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& video_tokens,
                         const torch::Tensor& text_tokens);
 
+  // forward in two halves, so that generation pools each clip once:
+  // video_tokens [B, T, L, vision_width] -> the pooled visual tokens
+  // [B, num_visual_queries, width] ...
+  torch::Tensor PoolVideo(const torch::Tensor& video_tokens);
+  // ... and those with text features [B, N, width] -> logits
+  // [B, N, vocab_size].
+  torch::Tensor Decode(const torch::Tensor& visual,
+                       const torch::Tensor& text_tokens);
+
+  // The longest caption it decodes, in tokens including SOT and EOT.
+  int64_t max_length() const { return max_length_; }
+
  private:
+  int64_t max_length_;
   torch::Tensor visual_queries_;
   CocaCrossAttention visual_attn_pooler_{nullptr};
   torch::nn::LayerNorm visual_pooler_norm_{nullptr};

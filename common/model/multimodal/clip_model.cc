@@ -38,6 +38,11 @@ torch::Tensor InternVideoClipImpl::ProjectVideo(const torch::Tensor& feature) {
   return torch::matmul(visual_ln_post_(feature), visual_proj_);
 }
 
+GlobalTransformerOutput InternVideoClipImpl::Visual(
+    const torch::Tensor& video) {
+  return visual_(video);
+}
+
 torch::Tensor InternVideoClipImpl::EncodeVideo(const torch::Tensor& video) {
   return ProjectVideo(visual_(video).feature);
 }

@@ -10,7 +10,7 @@
 
 #include <torch/torch.h>
 
-#include "common/model/multimodal/config.h"
+#include "common/model/multimodal/config_types.h"
 #include "common/model/multimodal/layer_norm.h"
 #include "common/model/multimodal/residual_attention_block.h"
 #include "common/model/multimodal/vision_transformer.h"
@@ -36,12 +36,17 @@ class InternVideoClipImpl : public torch::nn::Module {
   // Both, with the token features the caption decoder reads.
   ClipOutput forward(const torch::Tensor& video, const torch::Tensor& text);
 
-  const torch::Tensor& logit_scale() const { return logit_scale_; }
-
- private:
+  // The video tower's output before ln_post and the projection: the
+  // balanced video feature and the last block's tokens.
+  GlobalTransformerOutput Visual(const torch::Tensor& video);
+  // A Visual feature [B, width] -> [B, embed_dim].
   torch::Tensor ProjectVideo(const torch::Tensor& feature);
   // Every position's features after ln_final: [B, N, width].
   torch::Tensor TextTokens(const torch::Tensor& text);
+
+  const torch::Tensor& logit_scale() const { return logit_scale_; }
+
+ private:
   // The EOT position's features of `tokens`, projected.
   torch::Tensor ProjectText(const torch::Tensor& tokens,
                             const torch::Tensor& text);

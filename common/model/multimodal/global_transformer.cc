@@ -18,8 +18,11 @@ GlobalTransformerImpl::GlobalTransformerImpl(const ClipVisionOptions& options)
   dpe_ = register_module("dpe", torch::nn::ModuleList());
   dec_ = register_module("dec", torch::nn::ModuleList());
   for (int64_t j = 0; j < branch.n_layers; ++j) {
-    dpe_->push_back(torch::nn::Conv3d(
-        torch::nn::Conv3dOptions(width, width, 3).padding(1).groups(width)));
+    torch::nn::Conv3d dpe(
+        torch::nn::Conv3dOptions(width, width, 3).padding(1).groups(width));
+    // The official init of the bias (the weight keeps Conv3d's).
+    torch::nn::init::zeros_(dpe->bias);
+    dpe_->push_back(dpe);
     dec_->push_back(Extractor(width, branch.n_head, branch.mlp_factor));
   }
   balance_ =
@@ -32,11 +35,11 @@ torch::Tensor GlobalTransformerImpl::PositionEncoded(const torch::Tensor& x,
   const int64_t tokens = x.size(1);
   const int64_t dim = x.size(2);
   const torch::Tensor frames =
-      x.view({-1, grid.frames, tokens, dim});  // [B, T, L, D]
+      x.view({-1, grid.time, tokens, dim});  // [B, T, L, D]
   const torch::Tensor patches =
       frames.narrow(2, 1, tokens - 1)
           .permute({0, 3, 1, 2})
-          .reshape({-1, dim, grid.frames, grid.height, grid.width});
+          .reshape({-1, dim, grid.time, grid.height, grid.width});
   const torch::Tensor encoded =
       dpe_[j]->as<torch::nn::Conv3d>()->forward(patches).flatten(3).permute(
           {0, 2, 3, 1});  // [B, T, H*W, D]
@@ -48,7 +51,7 @@ torch::Tensor GlobalTransformerImpl::PositionEncoded(const torch::Tensor& x,
 
 GlobalTransformerOutput GlobalTransformerImpl::forward(torch::Tensor x,
                                                        const TokenGrid& grid) {
-  const int64_t batch = x.size(0) / grid.frames;
+  const int64_t batch = x.size(0) / grid.time;
   torch::Tensor cls = temporal_cls_token_.expand({batch, 1, -1});
   size_t j = 0;
   for (size_t i = 0; i < resblocks_->size(); ++i) {
@@ -59,7 +62,7 @@ GlobalTransformerOutput GlobalTransformerImpl::forward(torch::Tensor x,
     }
   }
   GlobalTransformerOutput out;
-  out.tokens = x.view({batch, grid.frames, x.size(1), x.size(2)});
+  out.tokens = x.view({batch, grid.time, x.size(1), x.size(2)});
   const torch::Tensor weight = torch::sigmoid(balance_);
   const torch::Tensor frame_cls = out.tokens.select(2, 0).mean(1);
   out.feature = (1 - weight) * cls.select(1, 0) + weight * frame_cls;

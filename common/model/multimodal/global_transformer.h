@@ -15,16 +15,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "common/model/multimodal/config.h"
+#include "common/model/multimodal/config_types.h"
+#include "common/model/token_grid.h"
 
 namespace iv::model {
-
-// The token grid of a clip: frames and patches per side.
-struct TokenGrid {
-  int64_t frames = 0;
-  int64_t height = 0;
-  int64_t width = 0;
-};
 
 struct GlobalTransformerOutput {
   torch::Tensor feature;  // [B, D], the balanced video feature

@@ -2,8 +2,10 @@
 // independent float64 PyTorch reference run on the same random weights
 // (stored under the official InternVideo-MM parameter names) and inputs:
 // video and text embeddings, the InfoNCE loss and the loss's gradient of
-// every parameter within 1e-4 relative L2 error in fp32; likewise the
-// caption decoder's logits, the captioning loss and its gradients.
+// every parameter within 1e-4 relative L2 error in fp32 (also for frames
+// of another size than input_resolution, "clip_resized", whose positional
+// grid is resized bicubically); likewise the caption decoder's logits, the
+// captioning loss and its gradients.
 
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
@@ -107,7 +109,7 @@ TEST_P(MultimodalTest, LossGradientsMatchReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, MultimodalTest,
-                         testing::Values("clip", "clip_other"));
+                         testing::Values("clip", "clip_other", "clip_resized"));
 
 // Central differences of the loss in float64 against autograd, for every
 // element of the embeddings and the logit scale.

@@ -27,11 +27,21 @@ class AttentionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Attention);
 
-// softmax(q k^T / sqrt(head_dim)) v over [B, heads, N, head_dim] tensors.
-// LibTorch 2.x runs its fused kernel; 1.13 the plain three steps.
+// softmax(q k^T / sqrt(head_dim)) v over [B, heads, N, head_dim] tensors
+// (keys and values may have another N). LibTorch 2.x runs its fused kernel;
+// 1.13 runs BlockedAttention in bf16 on the CPU without autograd, the plain
+// three steps otherwise.
 torch::Tensor ScaledDotProductAttention(const torch::Tensor& q,
                                         const torch::Tensor& k,
                                         const torch::Tensor& v);
+
+// The same, for inference on the CPU only (no autograd): per batch element
+// and head (in parallel), per block of query rows, so that each block's
+// scores stay in cache from the matmul through the softmax to the second
+// matmul. Returns a [B, heads, N, head_dim] view of a [B, N, heads,
+// head_dim] tensor, so merging the heads back costs no copy.
+torch::Tensor BlockedAttention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v);
 
 }  // namespace iv::model
 

@@ -17,7 +17,8 @@ namespace iv::model {
 // parameters' dtype (fp32). Under bf16 autocast its input may be bf16:
 // CUDA autocast would run layer_norm in fp32 anyway, and LibTorch 1.13's
 // CPU kernel rejects bf16 input with fp32 weights, so the cast is explicit.
-// Without autocast it is a no-op.
+// Without autocast it is a no-op. In a model cast to bf16 for inference
+// (bf16 weights) it still normalizes in fp32 on the CPU, and returns bf16.
 class VideoMaeLayerNormImpl : public torch::nn::LayerNormImpl {
  public:
   explicit VideoMaeLayerNormImpl(int64_t dim);

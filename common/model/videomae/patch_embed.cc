@@ -3,8 +3,8 @@
 namespace iv::model {
 
 PatchEmbedImpl::PatchEmbedImpl(int64_t embed_dim, int64_t patch_size,
-                               int64_t tubelet_size)
-    : patch_size_(patch_size), tubelet_size_(tubelet_size) {
+                               int64_t tubelet_size, const TokenGrid& trained)
+    : patch_size_(patch_size), tubelet_size_(tubelet_size), trained_(trained) {
   const std::vector<int64_t> tubelet = {tubelet_size, patch_size, patch_size};
   proj_ = register_module(
       "proj",

@@ -8,22 +8,18 @@
 
 #include <cstdint>
 
+#include "common/model/token_grid.h"
+
 namespace iv::model {
-
-// How many tubelets a clip has along time, height and width. Tokens are laid
-// out time-major: token (t, h, w) is number (t * height + h) * width + w.
-struct TokenGrid {
-  int64_t time = 0;
-  int64_t height = 0;
-  int64_t width = 0;
-
-  int64_t per_slice() const { return height * width; }
-  int64_t size() const { return time * per_slice(); }
-};
 
 class PatchEmbedImpl : public torch::nn::Module {
  public:
-  PatchEmbedImpl(int64_t embed_dim, int64_t patch_size, int64_t tubelet_size);
+  // `trained`: the grid of the clips the model was trained at (its config's
+  // num_frames and img_size), for which the position table is built and
+  // then resized to other inputs (position_table.h); empty: each input's
+  // own grid.
+  PatchEmbedImpl(int64_t embed_dim, int64_t patch_size, int64_t tubelet_size,
+                 const TokenGrid& trained = {});
 
   // The grid of a [B, 3, T, H, W] clip; throws unless T, H and W divide
   // into whole tubelets.
@@ -32,9 +28,12 @@ class PatchEmbedImpl : public torch::nn::Module {
   // [B, 3, T, H, W] -> [B, N, D] tokens in TokenGrid order.
   torch::Tensor forward(const torch::Tensor& video);
 
+  const TokenGrid& trained_grid() const { return trained_; }
+
  private:
   int64_t patch_size_;
   int64_t tubelet_size_;
+  TokenGrid trained_;
   torch::nn::Conv3d proj_{nullptr};  // official name: patch_embed.proj
 };
 TORCH_MODULE(PatchEmbed);

@@ -37,8 +37,8 @@ torch::Tensor Select(const torch::Tensor& tokens, const torch::Tensor& mask) {
 
 PretrainEncoderImpl::PretrainEncoderImpl(const VideoMaeConfig& config) {
   patch_embed_ = register_module(
-      "patch_embed",
-      PatchEmbed(config.embed_dim, config.patch_size, config.tubelet_size));
+      "patch_embed", PatchEmbed(config.embed_dim, config.patch_size,
+                                config.tubelet_size, TrainedGrid(config)));
   blocks_ = register_module(
       "blocks", MakeBlocks(BlocksOf(config, config.embed_dim, config.num_heads),
                            config.depth, config.drop_path_rate));
@@ -97,8 +97,11 @@ torch::Tensor PretrainVisionTransformerImpl::forward(
               ", got ", mask.scalar_type(), " ", mask.sizes());
   const torch::Tensor visible = encoder_to_decoder_(encoder_(video, mask));
   const int64_t dim = visible.size(2);
+  // The encoder's positions, at the decoder's width.
+  PatchEmbed& patch_embed = encoder_->patch_embed();
   const torch::Tensor table =
-      SinusoidTable(mask.size(1), dim, visible.options())
+      PositionTable(patch_embed->trained_grid(), patch_embed->Grid(video), dim,
+                    visible.options())
           .expand({visible.size(0), -1, -1});
   const torch::Tensor masked_positions = Select(table, mask);
   // Visible tokens first, then one mask token per hidden position. The

@@ -11,7 +11,7 @@
 #include <cstdint>
 
 #include "common/model/videomae/block.h"
-#include "common/model/videomae/config.h"
+#include "common/model/videomae/config_types.h"
 #include "common/model/videomae/patch_embed.h"
 
 namespace iv::model {

@@ -2,20 +2,25 @@
 // independent float64 PyTorch reference run on the same random weights
 // (stored under the official parameter names) and inputs: every output, both
 // losses and every gradient of the loss within 1e-4 relative L2 error in
-// fp32. Also drop path, layer scale / head presence by config, and bf16
-// autocast.
+// fp32, and position tables resized to other clip sizes within 1e-6. Also
+// drop path, layer scale / head presence by config, bf16 (autocast, and
+// weights cast to bf16) and the blocked attention.
 
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
 #include <iostream>
 #include <string>
+#include <tuple>
 
+#include "absl/strings/str_join.h"
 #include "common/model/reference_testing.h"
 #include "common/model/state_dict.h"
+#include "common/model/videomae/attention.h"
 #include "common/model/videomae/autocast.h"
 #include "common/model/videomae/block.h"
 #include "common/model/videomae/config.h"
+#include "common/model/videomae/position_table.h"
 #include "common/model/videomae/pretrain.h"
 #include "common/model/videomae/reconstruction_loss.h"
 #include "common/model/videomae/vision_transformer.h"
@@ -73,7 +78,8 @@ TEST_F(VideoMaeTest, FinetuneModelMatchesReference) {
 
 TEST_F(VideoMaeTest, OtherBranchesAndSizesMatchReference) {
   // No q/v bias, no layer scale, final norm + first token, no head, and a
-  // 6-frame 48x32 input unlike the configured 16x224.
+  // 6-frame 48x32 input unlike the configured 4 frames of 32x32 (the
+  // position table resized).
   LoadCase("finetune_other_sizes");
   VisionTransformer model(config_);
   LoadWeights(*model);
@@ -183,6 +189,69 @@ TEST_F(VideoMaeTest, Bf16AutocastStaysCloseToFp32) {
   EXPECT_EQ(model(ExpectedTensor(io_, "video")).logits.scalar_type(),
             torch::kFloat32)
       << "autocast must end with the guard";
+}
+
+TEST_F(VideoMaeTest, Bf16WeightsStayCloseToFp32) {
+  // Serving's bf16 path: the weights cast once, no autocast.
+  LoadCase("finetune");
+  VisionTransformer model(config_);
+  LoadWeights(*model);
+  model->eval();
+  model->to(torch::kBFloat16);
+  torch::InferenceMode inference;
+  const VideoMaeOutput out =
+      model(ExpectedTensor(io_, "video").to(torch::kBFloat16));
+  EXPECT_EQ(out.features.scalar_type(), torch::kBFloat16);
+  EXPECT_LE(ReferenceError(io_, "features", out.features), 2e-2);
+  EXPECT_LE(ReferenceError(io_, "logits", out.logits), 2e-2);
+}
+
+TEST(BlockedAttentionTest, MatchesThePlainThreeSteps) {
+  // Batch 2, 3 heads, 150 queries (two full 64-row blocks and a partial
+  // one) against 70 keys, from strided views as the attention module makes
+  // them.
+  torch::manual_seed(0);
+  const torch::Tensor q = torch::randn({2, 150, 3, 16}).transpose(1, 2);
+  const torch::Tensor kv =
+      torch::randn({2, 70, 2, 3, 16}).permute({2, 0, 3, 1, 4});
+  const torch::Tensor k = kv[0];
+  const torch::Tensor v = kv[1];
+  const torch::Tensor expected = torch::matmul(
+      torch::softmax(torch::matmul(q / 4.0, k.transpose(-2, -1)), -1), v);
+  torch::InferenceMode inference;
+  const torch::Tensor out = BlockedAttention(q, k, v);
+  EXPECT_EQ(out.sizes(), expected.sizes());
+  EXPECT_TRUE(out.transpose(1, 2).is_contiguous());
+  EXPECT_LE((out - expected).abs().max().item<double>(), 1e-5);
+  EXPECT_LE((ScaledDotProductAttention(q, k, v) - expected)
+                .abs()
+                .max()
+                .item<double>(),
+            1e-5);
+}
+
+TEST_F(VideoMaeTest, ResizedPositionTablesMatchReference) {
+  // (trained grid, input grid, width), as the reference's TABLE_CASES.
+  const std::vector<std::tuple<TokenGrid, TokenGrid, int64_t>> cases = {
+      {{8, 14, 14}, {8, 16, 16}, 768},
+      {{8, 14, 14}, {4, 14, 14}, 768},
+      {{8, 14, 14}, {2, 7, 9}, 64},
+      {{2, 2, 2}, {3, 3, 5}, 48}};
+  const TensorFile tables = Read("position_tables.safetensors");
+  for (const auto& [trained, input, dim] : cases) {
+    const std::string name =
+        absl::StrJoin({trained.time, trained.height, trained.width, input.time,
+                       input.height, input.width, dim},
+                      "x");
+    const torch::Tensor table =
+        PositionTable(trained, input, dim, torch::kFloat32);
+    EXPECT_EQ(table.scalar_type(), torch::kFloat32);
+    EXPECT_LE(ReferenceError(tables, name, table, name), 1e-6);
+  }
+  // Unresized, it is the plain table.
+  EXPECT_TRUE(
+      torch::equal(PositionTable({2, 3, 4}, {2, 3, 4}, 16, torch::kFloat32),
+                   SinusoidTable(24, 16, torch::kFloat32)));
 }
 
 TEST(EmbedTokensTest, TokensAreContiguousForTheBlocks) {

@@ -28,15 +28,22 @@ torch::Tensor EmbedTokens(PatchEmbed& patch_embed, const torch::Tensor& video) {
   // The table goes first: the sum then takes its contiguous [N, D] layout
   // rather than the transposed one of the convolution's output, which every
   // later elementwise op would inherit.
-  return SinusoidTable(tokens.size(1), tokens.size(2), tokens.options()) +
+  return PositionTable(patch_embed->trained_grid(), patch_embed->Grid(video),
+                       tokens.size(2), tokens.options()) +
          tokens;
+}
+
+TokenGrid TrainedGrid(const VideoMaeConfig& config) {
+  const int64_t side = config.img_size / config.patch_size;
+  return {config.num_frames / config.tubelet_size, side, side};
 }
 
 VisionTransformerImpl::VisionTransformerImpl(const VideoMaeConfig& config)
     : config_(config) {
   const int64_t dim = config.embed_dim;
   patch_embed_ = register_module(
-      "patch_embed", PatchEmbed(dim, config.patch_size, config.tubelet_size));
+      "patch_embed", PatchEmbed(dim, config.patch_size, config.tubelet_size,
+                                TrainedGrid(config)));
   blocks_ = register_module(
       "blocks", MakeBlocks(EncoderBlockOptions(config), config.depth,
                            config.drop_path_rate));

@@ -11,7 +11,7 @@
 #include <torch/torch.h>
 
 #include "common/model/videomae/block.h"
-#include "common/model/videomae/config.h"
+#include "common/model/videomae/config_types.h"
 #include "common/model/videomae/patch_embed.h"
 
 namespace iv::model {
@@ -28,7 +28,8 @@ class VisionTransformerImpl : public torch::nn::Module {
   explicit VisionTransformerImpl(const VideoMaeConfig& config);
 
   // `video` is [B, 3, T, H, W], normalized as config.normalization says;
-  // T, H and W need only divide into tubelets.
+  // T, H and W need only divide into tubelets (the position table is
+  // resized to clips of another size than the config's).
   VideoMaeOutput forward(const torch::Tensor& video);
 
   // [B, N, D]: every token after the blocks (and after `norm`, which only
@@ -49,9 +50,14 @@ class VisionTransformerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(VisionTransformer);
 
-// patch_embed(video) + the position table: the tokens every VideoMAE
-// encoder starts from.
+// patch_embed(video) + the position table (position_table.h, for
+// patch_embed's trained grid): the tokens every VideoMAE encoder starts
+// from.
 torch::Tensor EmbedTokens(PatchEmbed& patch_embed, const torch::Tensor& video);
+
+// The token grid of the clips `config` was trained at (num_frames x img_size
+// x img_size).
+TokenGrid TrainedGrid(const VideoMaeConfig& config);
 
 }  // namespace iv::model
 

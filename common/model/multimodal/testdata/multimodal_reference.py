@@ -5,7 +5,10 @@ symmetric InfoNCE) in plain PyTorch, written from the official definitions
 openai/CLIP clip/model.py), that common/model/multimodal is checked against.
 It runs sequence-first like the official code and uses torch's own
 multi_head_attention_forward for self-attention, so the C++ batch-first
-layout and packed-projection slicing are checked against torch's.
+layout and packed-projection slicing are checked against torch's. Frames of
+another size than the configured resolution get the learned positional
+grid resized bicubically (torch's F.interpolate, align_corners False), the
+class position kept.
 
   multimodal_reference.py OUT_DIR
 
@@ -110,7 +113,8 @@ def video_features(video, p, cfg):
     n, c, t, h, w = x.shape
     x = x.permute(0, 2, 3, 4, 1).reshape(n * t, h * w, c)
     cls = p["visual.class_embedding"] + torch.zeros(n * t, 1, c, dtype=x.dtype)
-    x = torch.cat([cls, x], 1) + p["visual.positional_embedding"]
+    x = torch.cat([cls, x], 1) + positions(p["visual.positional_embedding"],
+                                           h, w)
     x = layer_norm(x, p, "visual.ln_pre").permute(1, 0, 2)  # L, NT, C
     length = x.shape[0]
     tok = p["visual.transformer.temporal_cls_token"].repeat(1, n, 1)
@@ -132,6 +136,17 @@ def video_features(video, p, cfg):
     residual = x.view(length, n, t, c)[0].mean(1)
     feats = (1 - weight) * tok[0] + weight * residual
     return feats, x.view(length, n, t, c)
+
+
+def positions(table, h, w):
+    # The learned [1 + g*g, C] table for an h x w patch grid: the patch part
+    # resized bicubically as a [1, C, g, g] image, the class position kept.
+    g = math.isqrt(table.shape[0] - 1)
+    if (h, w) == (g, g):
+        return table
+    grid = table[1:].reshape(1, g, g, -1).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(h, w), mode="bicubic", align_corners=False)
+    return torch.cat([table[:1], grid.permute(0, 2, 3, 1).flatten(0, 2)], 0)
 
 
 def encode_text(text, p, cfg):
@@ -362,11 +377,14 @@ def texts(cfg, batch, length, gen):
     return text
 
 
-def run_case(out_dir, name, cfg, proto, batch, frames, text_length, seed):
+def run_case(out_dir, name, cfg, proto, batch, frames, text_length, seed,
+             size=None):
+    # size: the frames' (height, width); input_resolution square by default.
     gen = torch.Generator().manual_seed(seed)
     weights = random_weights(shapes(cfg), gen)
     res = cfg["vision"]["resolution"]
-    video = torch.randn(batch, 3, frames, res, res, generator=gen)
+    height, width = size or (res, res)
+    video = torch.randn(batch, 3, frames, height, width, generator=gen)
     text = texts(cfg, batch, text_length, gen)
     p = {k: v.double().requires_grad_() for k, v in weights.items()}
     video_embeds = encode_video(video.double(), p, cfg)
@@ -446,6 +464,13 @@ def main():
              PROTO.format(branch="n_layers: 2 return_list: 0 return_list: 2 "
                                  "n_head: 4 mlp_factor: 2.5", decoder=""),
              batch=4, frames=3, text_length=9, seed=1)
+    # Frames of 24x40 for an input_resolution of 32: the 4x4 positional
+    # grid resized to 3x5 (down in height, up in width).
+    resized = config([1, 2], False)
+    del resized["caption"]
+    run_case(out_dir, "clip_resized", resized,
+             PROTO.format(branch="n_layers: 2", decoder=""), batch=2, frames=2,
+             text_length=12, seed=2, size=(24, 40))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ against.
 
   videomae_reference.py OUT_DIR
 
-writes, for each case, OUT_DIR/CASE.weights.safetensors (random float32
+writes OUT_DIR/position_tables.safetensors (position tables resized to
+other grids, named TxHxW (trained) xTxHxW (input) xWIDTH) and, for each case,
+OUT_DIR/CASE.weights.safetensors (random float32
 weights under the official parameter names, like an official checkpoint) and
 OUT_DIR/CASE.io.safetensors (inputs, outputs and, for pretraining, the
 loss's gradients as "grad.NAME"). Each io file's metadata holds the model
@@ -75,15 +77,47 @@ def blocks(x, p, name, depth, heads):
     return x
 
 
-def embed(video, p, name, tubelet, patch):
+def trained_grid(c):
+    # The config's num_frames x img_size x img_size in tubelets (the C++
+    # config's defaults: 16 frames of 224x224).
+    side = c.get("img_size", 224) // c["patch"]
+    return c.get("num_frames", 16) // c["tubelet"], side, side
+
+
+def position_table(c, grid, dim):
+    # InternVideo's VideoMAE run_class_finetuning.py for another input_size
+    # or num_frames: the table of the trained grid, resized bicubically per
+    # time slice, then linearly over time (both align_corners False). The
+    # layout steps follow the official code's (1, T, P, P, C) ones, with
+    # height and width apart.
+    t0, h0, w0 = trained_grid(c)
+    t, h, w = grid
+    pos = sinusoid_table(t0 * h0 * w0, dim)[None]
+    if (h, w) != (h0, w0):
+        pos = pos.reshape(-1, t0, h0, w0, dim)
+        pos = pos.reshape(-1, h0, w0, dim).permute(0, 3, 1, 2)
+        pos = F.interpolate(pos, size=(h, w), mode="bicubic",
+                            align_corners=False)
+        pos = pos.permute(0, 2, 3, 1).reshape(-1, t0, h, w, dim).flatten(1, 3)
+    if t != t0:
+        pos = pos.reshape(-1, t0, h, w, dim)
+        pos = pos.permute(0, 2, 3, 4, 1).reshape(-1, dim, t0)
+        pos = F.interpolate(pos, size=t, mode="linear")
+        pos = pos.reshape(1, h, w, dim, t).permute(0, 4, 1, 2, 3).flatten(1, 3)
+    return pos[0]
+
+
+def embed(video, p, name, c):
     w = p[name + ".proj.weight"]
+    tubelet, patch = c["tubelet"], c["patch"]
     x = F.conv3d(video, w, p[name + ".proj.bias"], stride=(tubelet, patch, patch))
+    grid = x.shape[2:]
     x = x.flatten(2).transpose(1, 2)
-    return x + sinusoid_table(x.shape[1], x.shape[2]).to(x)
+    return x + position_table(c, grid, x.shape[2]).to(x)
 
 
 def finetune_forward(p, video, c):
-    x = embed(video, p, "patch_embed", c["tubelet"], c["patch"])
+    x = embed(video, p, "patch_embed", c)
     x = blocks(x, p, "blocks", c["depth"], c["heads"])
     if c["mean_pooling"]:
         features = layer_norm(x.mean(1), p, "fc_norm")
@@ -96,7 +130,7 @@ def finetune_forward(p, video, c):
 
 
 def pretrain_encoder(p, video, mask, c):
-    x = embed(video, p, "encoder.patch_embed", c["tubelet"], c["patch"])
+    x = embed(video, p, "encoder.patch_embed", c)
     if mask is not None:
         x = x[~mask].reshape(x.shape[0], -1, x.shape[2])
     x = blocks(x, p, "encoder.blocks", c["depth"], c["heads"])
@@ -106,7 +140,9 @@ def pretrain_encoder(p, video, mask, c):
 def pretrain_forward(p, video, mask, c):
     vis = F.linear(pretrain_encoder(p, video, mask, c), p["encoder_to_decoder.weight"])
     b, _, d = vis.shape
-    table = sinusoid_table(mask.shape[1], d).to(vis).expand(b, -1, -1)
+    _, _, t, h, w = video.shape
+    grid = (t // c["tubelet"], h // c["patch"], w // c["patch"])
+    table = position_table(c, grid, d).to(vis).expand(b, -1, -1)
     pos_vis = table[~mask].reshape(b, -1, d)
     pos_mask = table[mask].reshape(b, -1, d)
     x = torch.cat([vis + pos_vis, p["mask_token"] + pos_mask], 1)
@@ -204,6 +240,7 @@ def text_config(c):
               "num_heads: %d" % c["heads"],
               "qkv_bias: %s" % str(c["qkv_bias"]).lower(),
               "init_values: %g" % (0.5 if c["layer_scale"] else 0)]
+    fields += ["%s: %d" % (k, c[k]) for k in ("img_size", "num_frames") if k in c]
     if "classes" in c:
         fields += ["num_classes: %d" % c["classes"],
                    "use_mean_pooling: %s" % str(c["mean_pooling"]).lower()]
@@ -278,25 +315,50 @@ def pretrain_case(out, case, c, video_shape, seed):
                       {"config": text_config(c)}, float64_as_float32=True)
 
 
+# (trained grid, input grid, width) of position_tables.safetensors: the
+# official 224 -> 256 and 16 -> 8 frame resizes of ViT-B, a shrink in all
+# three sizes, and growth in all three.
+TABLE_CASES = [((8, 14, 14), (8, 16, 16), 768), ((8, 14, 14), (4, 14, 14), 768),
+               ((8, 14, 14), (2, 7, 9), 64), ((2, 2, 2), (3, 3, 5), 48)]
+
+
+def table_cases(out):
+    tables = {}
+    for trained, grid, dim in TABLE_CASES:
+        c = {"patch": 16, "tubelet": 2, "img_size": 16 * trained[1],
+             "num_frames": 2 * trained[0]}
+        assert trained[1] == trained[2]
+        name = "x".join(map(str, trained + grid + (dim,)))
+        tables[name] = position_table(c, grid, dim)
+    write_safetensors(os.path.join(out, "position_tables.safetensors"), tables,
+                      {}, float64_as_float32=False)
+
+
 def main(out):
     torch.set_default_dtype(torch.float64)
+    table_cases(out)
     base = {"patch": 16, "tubelet": 2, "dim": 64, "depth": 2, "heads": 4}
     # Defaults of the official finetuning model, with layer scale on.
     finetune_case(out, "finetune",
                   dict(base, qkv_bias=True, layer_scale=True, classes=5,
-                       mean_pooling=True), (2, 3, 8, 32, 32), seed=1)
+                       mean_pooling=True, img_size=32, num_frames=8),
+                  (2, 3, 8, 32, 32), seed=1)
     # Every other branch: no q/v bias, no layer scale, the final norm and the
-    # first token, no head; 6 frames of 48x32.
+    # first token, no head; 6 frames of 48x32 for a model trained at 4 of
+    # 32x32: the 2x2x2 position table resized to 3x3x2.
     finetune_case(out, "finetune_other_sizes",
                   dict(base, dim=48, heads=3, qkv_bias=False,
-                       layer_scale=False, classes=0, mean_pooling=False),
+                       layer_scale=False, classes=0, mean_pooling=False,
+                       img_size=32, num_frames=4),
                   (1, 3, 6, 48, 32), seed=2)
     # Pretraining with 8x8 patches: 2 x 4 x 4 tokens, 12 of 16 per slice
-    # masked.
+    # masked; trained at 8 frames of 24x24, so the 4x3x3 position table is
+    # resized (encoder and decoder alike).
     pretrain_case(out, "pretrain",
                   dict(base, patch=8, qkv_bias=True, layer_scale=False,
                        decoder_dim=32, decoder_depth=2, decoder_heads=2,
-                       mask_ratio=0.75), (2, 3, 4, 32, 32), seed=3)
+                       mask_ratio=0.75, img_size=24, num_frames=8),
+                  (2, 3, 4, 32, 32), seed=3)
 
 
 if __name__ == "__main__":
