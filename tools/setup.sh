@@ -11,6 +11,9 @@ packages=(
   # LibTorch (CPU) and a fast BLAS under it: without OpenBLAS, Debian's
   # LibTorch resolves libblas.so.3 to the reference BLAS and runs ~50x slower.
   libtorch-dev libopenblas0-openmp libopenblas-dev
+  # Gloo's headers, which LibTorch's c10d ProcessGroupGloo header includes
+  # (data-parallel training over CPU).
+  libgloo-dev
   # gRPC, Protobuf, Abseil.
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev

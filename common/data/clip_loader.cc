@@ -8,8 +8,6 @@
 #include "common/video/sampler.h"
 
 namespace iv::data {
-namespace {
-
 // SplitMix64's finalizer: spreads (seed, epoch, sample) into an engine seed
 // so that neighbouring samples get unrelated random streams.
 uint64_t MixSeed(uint64_t seed, int64_t epoch, int64_t sample) {
@@ -20,6 +18,8 @@ uint64_t MixSeed(uint64_t seed, int64_t epoch, int64_t sample) {
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
+
+namespace {
 
 absl::Status CheckOptions(const ClipLoaderOptions& o, size_t num_samples) {
   auto bad = [](const char* field, const std::string& why) {
@@ -83,7 +83,7 @@ int64_t ClipLoader::batches_per_epoch() const {
   return (samples_per_rank() + options_.batch_size - 1) / options_.batch_size;
 }
 
-void ClipLoader::StartEpoch(int epoch) {
+void ClipLoader::StartEpoch(int epoch, int64_t first_batch) {
   const int64_t n = static_cast<int64_t>(samples_.size());
   std::vector<int64_t> global(n);
   for (int64_t i = 0; i < n; ++i) global[i] = i;
@@ -109,8 +109,9 @@ void ClipLoader::StartEpoch(int epoch) {
   in_flight_.clear();
   order_ = std::move(mine);
   epoch_ = epoch;
-  next_to_submit_ = 0;
-  next_to_return_ = 0;
+  next_to_submit_ = std::min<size_t>(
+      order_.size(), static_cast<size_t>(first_batch) * options_.batch_size);
+  next_to_return_ = next_to_submit_;
 }
 
 void ClipLoader::Refill() {

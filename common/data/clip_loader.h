@@ -41,6 +41,11 @@ struct ClipSample {
   int64_t flipped_label = -1;
 };
 
+// A well-mixed 64-bit seed for one (seed, epoch, sample): every random
+// choice of the loader, and of trainers that want the same determinism
+// (per-step masks, caption picks), derives from one of these.
+uint64_t MixSeed(uint64_t seed, int64_t epoch, int64_t sample);
+
 enum class FrameSampler { kUniform, kDense };
 
 struct ClipLoaderOptions {
@@ -78,8 +83,10 @@ class ClipLoader {
       std::vector<ClipSample> samples, const ClipLoaderOptions& options);
   ~ClipLoader();
 
-  // Starts epoch `epoch` (from 0): fixes its order and begins decoding.
-  void StartEpoch(int epoch);
+  // Starts epoch `epoch` (from 0): fixes its order and begins decoding at
+  // batch `first_batch` of it (a resumed run skips what it has trained on
+  // without decoding it).
+  void StartEpoch(int epoch, int64_t first_batch = 0);
   // The next batch of this rank, nullopt after the epoch's last one, or the
   // error of a sample that could not be loaded (its file named).
   absl::StatusOr<std::optional<ClipBatch>> Next();

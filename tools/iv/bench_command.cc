@@ -3,10 +3,51 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tools/bench/decode_benchmark.h"
+#include "tools/bench/encoder_benchmark.h"
 
 namespace iv::cli {
+namespace {
+
+void AddEncoderCommand(CLI::App& bench) {
+  auto options = std::make_shared<bench::EncoderBenchmarkOptions>();
+  CLI::App* encoder = bench.add_subcommand(
+      "encoder",
+      "VideoMAE ViT-B/16 and tiny forward (16x224 clips) in fp32 and bf16 "
+      "vs the same architecture in PyTorch eager, same run and threads");
+  encoder
+      ->add_option("--threads", options->threads,
+                   "intra-op threads of both sides (1: stable timings on a "
+                   "machine shared with other work)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  encoder->add_option("--batch", options->batch, "clips per forward")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  encoder->add_option("--iters", options->iters, "timed forwards per figure")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  encoder->add_option("--models", options->models, "presets to run: b16, tiny")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::IsMember({"b16", "tiny"}));
+  encoder
+      ->add_option("--device", options->device,
+                   "auto (CUDA when available), cpu or cuda")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  encoder
+      ->add_option("--eager-script", options->eager_script,
+                   "the PyTorch eager baseline (run from the repository root)")
+      ->capture_default_str();
+  encoder->callback([options] {
+    if (!bench::RunEncoderBenchmark(*options)) throw CLI::RuntimeError(1);
+  });
+}
+
+}  // namespace
 
 void AddBenchCommand(CLI::App& iv) {
   CLI::App* bench = iv.add_subcommand(
@@ -47,6 +88,7 @@ void AddBenchCommand(CLI::App& iv) {
       throw CLI::RuntimeError(1);
     }
   });
+  AddEncoderCommand(*bench);
 }
 
 }  // namespace iv::cli

@@ -5,7 +5,8 @@
 
 namespace iv::cli {
 
-// `iv bench decode` (more areas add their benchmarks here).
+// `iv bench decode` and `iv bench encoder` (more areas add their
+// benchmarks here).
 void AddBenchCommand(CLI::App& iv);
 
 }  // namespace iv::cli

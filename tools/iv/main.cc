@@ -5,9 +5,11 @@
 #include <string>
 
 #include "tools/iv/bench_command.h"
+#include "tools/iv/eval_command.h"
 #include "tools/iv/health_command.h"
 #include "tools/iv/model_command.h"
 #include "tools/iv/synth_command.h"
+#include "tools/iv/train_command.h"
 #include "tools/iv/version_command.h"
 #include "tools/iv/video_command.h"
 
@@ -19,9 +21,11 @@ int main(int argc, char** argv) {
   iv.require_subcommand(1);
   iv.footer("Services take the API key from --api-key or IV_API_KEY.");
   iv::cli::AddBenchCommand(iv);
+  iv::cli::AddEvalCommand(iv);
   iv::cli::AddHealthCommand(iv);
   iv::cli::AddModelCommand(iv);
   iv::cli::AddSynthCommand(iv);
+  iv::cli::AddTrainCommand(iv);
   iv::cli::AddVersionCommand(iv);
   iv::cli::AddVideoCommand(iv);
   if (argc == 1) {

@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/data/synthworld.h"
+#include "tools/iv/progress_bar.h"
 
 namespace iv::cli {
 namespace {
@@ -20,52 +21,11 @@ struct SynthArgs {
   bool preview = false;
 };
 
-// A one-line progress bar on stderr, redrawn in place at most ten times a
-// second (and always at the end) so a fast render is not slowed by drawing.
-// When stderr is a log file rather than a terminal, it prints a plain line
-// every ten seconds instead, so logs stay readable.
-class ProgressBar {
- public:
-  ProgressBar() : start_(absl::Now()), terminal_(isatty(STDERR_FILENO)) {}
-
-  void Update(const sw::SynthProgress& progress) {
-    const absl::Time now = absl::Now();
-    const absl::Duration interval =
-        terminal_ ? absl::Milliseconds(100) : absl::Seconds(10);
-    if (progress.done < progress.total && now - last_draw_ < interval) {
-      return;
-    }
-    last_draw_ = now;
-    constexpr int kWidth = 30;
-    const int filled = progress.done * kWidth / progress.total;
-    const double seconds = absl::ToDoubleSeconds(now - start_);
-    const double rate = seconds > 0 ? progress.done / seconds : 0;
-    const int eta =
-        rate > 0 ? static_cast<int>((progress.total - progress.done) / rate)
-                 : 0;
-    std::fprintf(stderr, "%s[%s%s] %d/%d clips  %.1f/s  ETA %d:%02d ",
-                 terminal_ ? "\r" : "", std::string(filled, '#').c_str(),
-                 std::string(kWidth - filled, '-').c_str(), progress.done,
-                 progress.total, rate, eta / 60, eta % 60);
-    if (!terminal_ || progress.done == progress.total) {
-      std::fprintf(stderr, "\n");
-    }
-    std::fflush(stderr);
-  }
-
-  double seconds() const { return absl::ToDoubleSeconds(absl::Now() - start_); }
-
- private:
-  const absl::Time start_;
-  const bool terminal_;
-  absl::Time last_draw_ = absl::InfinitePast();
-};
-
 int RunSynth(const SynthArgs& args) {
   const sw::SynthOptions& o = args.options;
-  ProgressBar bar;
-  absl::Status status =
-      sw::RenderWorld(o, [&bar](const sw::SynthProgress& p) { bar.Update(p); });
+  ProgressBar bar("clips");
+  absl::Status status = sw::RenderWorld(
+      o, [&bar](const sw::SynthProgress& p) { bar.Update(p.done, p.total); });
   if (status.ok() && args.preview) status = sw::WritePreview(o);
   if (!status.ok()) {
     std::fprintf(stderr, "iv synth: %s\n", status.ToString().c_str());

@@ -1,0 +1,95 @@
+// The whole InternVideo model of a ModelConfig (paper Fig. 1): whichever of
+// the masked video encoder, the multimodal video-text encoder, its caption
+// decoder and cross-model attention the config has, as one module with one
+// state dict. This is what the trainer trains and what native checkpoints
+// of the "internvideo" arch hold; each part keeps its official parameter
+// names under its own prefix:
+//   masked_encoder.      VideoMAE's VisionTransformer (finetuning layout),
+//                        or PretrainVisionTransformer (encoder.*, decoder.*,
+//                        encoder_to_decoder, mask_token) when the config has
+//                        a pretraining decoder
+//   multimodal_encoder.  InternVideo-MM's CLIP (visual.*, transformer.*, ...)
+//   caption_decoder.     its caption decoder
+//   cma.                 cross-model attention
+#ifndef COMMON_MODEL_INTERNVIDEO_INTERNVIDEO_MODEL_H_
+#define COMMON_MODEL_INTERNVIDEO_INTERNVIDEO_MODEL_H_
+
+#include <torch/torch.h>
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/model/cma/cma.h"
+#include "common/model/cma/config.h"
+#include "common/model/multimodal/caption_decoder.h"
+#include "common/model/multimodal/clip_model.h"
+#include "common/model/multimodal/config.h"
+#include "common/model/state_dict.h"
+#include "common/model/videomae/config.h"
+#include "common/model/videomae/pretrain.h"
+#include "common/model/videomae/vision_transformer.h"
+#include "protos/model_config.pb.h"
+#include "protos/training.pb.h"
+
+namespace iv::model {
+
+// The arch name of native checkpoints holding an InternVideoModel.
+inline constexpr char kInternVideoArch[] = "internvideo";
+
+struct InternVideoConfig {
+  internvideo::v1::ModelConfig proto;
+  std::optional<VideoMaeConfig> masked_encoder;
+  std::optional<MultimodalConfig> multimodal;
+  std::optional<CmaConfig> cma;
+};
+
+// Resolves every part the proto has. INVALID_ARGUMENT naming the field;
+// a config without any encoder is "model: has no encoder".
+absl::StatusOr<InternVideoConfig> ResolveInternVideoConfig(
+    const internvideo::v1::ModelConfig& proto);
+
+// The multimodal encoder's tokens as cross-model attention reads them: the
+// video-level feature (the global branch's balanced class token) first, then
+// every frame's tokens, [B, 1 + T * (1 + H*W), width].
+torch::Tensor MultimodalContext(const GlobalTransformerOutput& visual);
+
+class InternVideoModelImpl : public torch::nn::Module {
+ public:
+  explicit InternVideoModelImpl(const InternVideoConfig& config);
+
+  const InternVideoConfig& config() const { return config_; }
+
+  // The parts; null when the config lacks them. Exactly one of
+  // masked_encoder and masked_pretrain is set when there is a masked
+  // encoder.
+  VisionTransformer& masked_encoder() { return masked_encoder_; }
+  PretrainVisionTransformer& masked_pretrain() { return masked_pretrain_; }
+  InternVideoClip& multimodal() { return multimodal_; }
+  CaptionDecoder& caption_decoder() { return caption_decoder_; }
+  CrossModelAttention& cma() { return cma_; }
+
+  // Action logits of the model's best recognizer: CMA when it has one
+  // (fed by both encoders), else the masked encoder's head.
+  // `masked_video` and `multimodal_video` are the same clip normalized for
+  // each encoder.
+  torch::Tensor RecognitionLogits(const torch::Tensor& masked_video,
+                                  const torch::Tensor& multimodal_video);
+
+  // The parameter-name prefix of `part` ("" for the whole model), e.g.
+  // "masked_encoder.".
+  static std::string PartPrefix(internvideo::v1::ModelPart part);
+
+ private:
+  InternVideoConfig config_;
+  VisionTransformer masked_encoder_{nullptr};
+  PretrainVisionTransformer masked_pretrain_{nullptr};
+  InternVideoClip multimodal_{nullptr};
+  CaptionDecoder caption_decoder_{nullptr};
+  CrossModelAttention cma_{nullptr};
+};
+TORCH_MODULE(InternVideoModel);
+
+}  // namespace iv::model
+
+#endif  // COMMON_MODEL_INTERNVIDEO_INTERNVIDEO_MODEL_H_

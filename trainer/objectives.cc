@@ -1,0 +1,269 @@
+#include "trainer/objectives.h"
+
+#include <string>
+
+#include "common/model/multimodal/contrastive_loss.h"
+#include "common/model/videomae/masking.h"
+#include "trainer/training_data.h"
+
+namespace iv::trainer {
+namespace {
+
+using internvideo::v1::ModelPart;
+using internvideo::v1::TrainingRecipe;
+namespace F = torch::nn::functional;
+
+torch::Tensor CrossEntropy(const torch::Tensor& logits,
+                           const torch::Tensor& labels, double smoothing) {
+  return F::cross_entropy(
+      logits.to(torch::kFloat32), labels,
+      F::CrossEntropyFuncOptions().label_smoothing(smoothing));
+}
+
+class MaskedVideoModeling : public Objective {
+ public:
+  std::vector<ModelPart> TrainedParts() const override {
+    return {internvideo::v1::MODEL_PART_MASKED_ENCODER};
+  }
+  torch::Tensor Loss(model::InternVideoModel& model,
+                     const data::ClipBatch& batch,
+                     const StepContext& context) override {
+    // Per (step, rank) masks: reproducible after a resume and different on
+    // every rank, like the official per-sample masking generator.
+    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(
+        data::MixSeed(context.seed, context.step, context.rank));
+    model::PretrainVisionTransformer& mae = model->masked_pretrain();
+    const torch::Tensor mask = mae->SampleMask(batch.video, generator);
+    return mae->Loss(batch.video, mask);
+  }
+  std::optional<EvalTask> eval_task() const override { return std::nullopt; }
+};
+
+class Recognition : public Objective {
+ public:
+  explicit Recognition(double smoothing) : smoothing_(smoothing) {}
+  std::vector<ModelPart> TrainedParts() const override {
+    return {internvideo::v1::MODEL_PART_MASKED_ENCODER};
+  }
+  torch::Tensor Loss(model::InternVideoModel& model,
+                     const data::ClipBatch& batch,
+                     const StepContext&) override {
+    return CrossEntropy(model->masked_encoder()->forward(batch.video).logits,
+                        batch.labels, smoothing_);
+  }
+  std::optional<EvalTask> eval_task() const override {
+    return EvalTask::kRecognition;
+  }
+
+ private:
+  double smoothing_;
+};
+
+class Cma : public Objective {
+ public:
+  Cma(const model::InternVideoConfig& config, double smoothing)
+      : from_(MaskedNormalization(config)),
+        to_(MultimodalNormalization(config)),
+        smoothing_(smoothing) {}
+  std::vector<ModelPart> TrainedParts() const override {
+    return {internvideo::v1::MODEL_PART_CMA};
+  }
+  torch::Tensor Loss(model::InternVideoModel& model,
+                     const data::ClipBatch& batch,
+                     const StepContext&) override {
+    torch::Tensor masked_tokens, context;
+    {
+      torch::NoGradGuard frozen;
+      masked_tokens = model->masked_encoder()->Tokens(batch.video);
+      context = model::MultimodalContext(
+          model->multimodal()->Visual(Renormalize(batch.video, from_, to_)));
+    }
+    return CrossEntropy(model->cma()->forward(masked_tokens, context).logits,
+                        batch.labels, smoothing_);
+  }
+  std::optional<EvalTask> eval_task() const override {
+    return EvalTask::kRecognition;
+  }
+
+ private:
+  video::Normalization from_, to_;
+  double smoothing_;
+};
+
+// Contrastive and captioning losses over clips paired with one of their
+// captions, drawn per (epoch, clip).
+class VideoText : public Objective {
+ public:
+  VideoText(const model::InternVideoConfig& config,
+            const std::vector<data::TrimmedClip>* clips,
+            const text::ClipTokenizer* tokenizer, double contrastive_weight,
+            double caption_weight)
+      : clips_(clips),
+        tokenizer_(tokenizer),
+        from_(config.masked_encoder ? MaskedNormalization(config)
+                                    : MultimodalNormalization(config)),
+        to_(MultimodalNormalization(config)),
+        context_length_(config.multimodal->text.context_length),
+        caption_length_(config.multimodal->caption_decoder
+                            ? config.multimodal->caption_decoder->max_length
+                            : context_length_),
+        contrastive_weight_(contrastive_weight),
+        caption_weight_(caption_weight) {}
+
+  std::vector<ModelPart> TrainedParts() const override {
+    if (contrastive_weight_ == 0) {
+      return {internvideo::v1::MODEL_PART_CAPTION_DECODER};
+    }
+    std::vector<ModelPart> parts = {
+        internvideo::v1::MODEL_PART_MULTIMODAL_ENCODER};
+    if (caption_weight_ > 0) {
+      parts.push_back(internvideo::v1::MODEL_PART_CAPTION_DECODER);
+    }
+    return parts;
+  }
+
+  torch::Tensor Loss(model::InternVideoModel& model,
+                     const data::ClipBatch& batch,
+                     const StepContext& context) override {
+    std::vector<std::string> captions;
+    for (int64_t id : batch.sample_ids) {
+      const data::TrimmedClip& clip = clips_->at(id);
+      if (clip.captions.empty()) {
+        captions.push_back(ClipKey(clip));
+        continue;
+      }
+      const uint64_t pick =
+          data::MixSeed(context.seed, context.epoch, id) % clip.captions.size();
+      captions.push_back(clip.captions[pick]);
+    }
+    const torch::Tensor tokens =
+        tokenizer_->Tokenize(captions, context_length_);
+    const torch::Tensor video = Renormalize(batch.video, from_, to_);
+    model::InternVideoClip& clip_model = model->multimodal();
+    torch::Tensor loss = torch::zeros({}, video.options());
+    if (contrastive_weight_ > 0) {
+      const model::ClipOutput out = clip_model->forward(video, tokens);
+      // Negatives from every rank: the loss of this rank's rows against
+      // the whole global batch, as the one-process loss would be.
+      loss = loss + contrastive_weight_ *
+                        GlobalInfoNce(out.video_embeds, out.text_embeds,
+                                      clip_model->logit_scale(), context);
+      if (caption_weight_ > 0) {
+        loss = loss + caption_weight_ * CaptionLoss(model, out.video_tokens,
+                                                    out.text_tokens, tokens);
+      }
+      return loss;
+    }
+    torch::Tensor video_tokens, text_tokens;
+    {
+      torch::NoGradGuard frozen;
+      video_tokens = clip_model->Visual(video).tokens;
+      text_tokens = clip_model->TextTokens(tokens);
+    }
+    return caption_weight_ *
+           CaptionLoss(model, video_tokens, text_tokens, tokens);
+  }
+
+  std::optional<EvalTask> eval_task() const override {
+    return contrastive_weight_ > 0 ? std::optional(EvalTask::kRetrieval)
+                                   : std::nullopt;
+  }
+
+ private:
+  static torch::Tensor GlobalInfoNce(const torch::Tensor& video,
+                                     const torch::Tensor& text,
+                                     const torch::Tensor& logit_scale,
+                                     const StepContext& context) {
+    if (!context.all_gather) {
+      return model::SymmetricInfoNce(video, text, logit_scale);
+    }
+    const torch::Tensor all_video = context.all_gather(video);
+    const torch::Tensor all_text = context.all_gather(text);
+    const torch::Tensor v =
+        F::normalize(video, F::NormalizeFuncOptions().dim(1));
+    const torch::Tensor t =
+        F::normalize(text, F::NormalizeFuncOptions().dim(1));
+    const torch::Tensor av =
+        F::normalize(all_video, F::NormalizeFuncOptions().dim(1));
+    const torch::Tensor at =
+        F::normalize(all_text, F::NormalizeFuncOptions().dim(1));
+    const torch::Tensor scale = logit_scale.exp();
+    const torch::Tensor targets =
+        torch::arange(video.size(0), torch::kInt64) + context.gather_offset;
+    // Each rank's rows of the global loss, scaled so that the ranks'
+    // averaged gradients equal the one-process gradient.
+    const torch::Tensor v2t =
+        F::cross_entropy(scale * v.matmul(at.t()), targets);
+    const torch::Tensor t2v =
+        F::cross_entropy(scale * t.matmul(av.t()), targets);
+    return (v2t + t2v) / 2;
+  }
+
+  torch::Tensor CaptionLoss(model::InternVideoModel& model,
+                            const torch::Tensor& video_tokens,
+                            const torch::Tensor& text_tokens,
+                            const torch::Tensor& tokens) {
+    const int64_t n = std::min<int64_t>(caption_length_, tokens.size(1));
+    const torch::Tensor logits = model->caption_decoder()->forward(
+        video_tokens, text_tokens.narrow(1, 0, n - 1));
+    return model::CaptioningLoss(logits, CaptionLabels(tokens.narrow(1, 0, n)));
+  }
+
+  const std::vector<data::TrimmedClip>* clips_;
+  const text::ClipTokenizer* tokenizer_;
+  video::Normalization from_, to_;
+  int64_t context_length_;
+  int64_t caption_length_;
+  double contrastive_weight_;
+  double caption_weight_;
+};
+
+}  // namespace
+
+torch::Tensor CaptionLabels(const torch::Tensor& tokens) {
+  torch::Tensor labels = tokens.narrow(1, 1, tokens.size(1) - 1).clone();
+  labels.masked_fill_(labels.eq(0), -100);
+  return labels;
+}
+
+absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
+    const TrainingRecipe& recipe, const model::InternVideoConfig& config,
+    const std::vector<data::TrimmedClip>* clips,
+    const text::ClipTokenizer* tokenizer) {
+  const bool reads_text =
+      recipe.objective_case() == TrainingRecipe::kMultimodalPretraining ||
+      recipe.objective_case() == TrainingRecipe::kCaptioning;
+  if (reads_text && tokenizer == nullptr) {
+    return absl::InvalidArgumentError(
+        "recipe.model.multimodal_encoder.tokenizer.vocab_path: the objective "
+        "reads captions and needs the tokenizer's vocabulary");
+  }
+  switch (recipe.objective_case()) {
+    case TrainingRecipe::kMaskedVideoModeling:
+      return std::make_unique<MaskedVideoModeling>();
+    case TrainingRecipe::kRecognition:
+      return std::make_unique<Recognition>(
+          recipe.recognition().label_smoothing());
+    case TrainingRecipe::kCma:
+      return std::make_unique<Cma>(config, recipe.cma().label_smoothing());
+    case TrainingRecipe::kMultimodalPretraining: {
+      const auto& objective = recipe.multimodal_pretraining();
+      const double contrastive = objective.has_contrastive_loss_weight()
+                                     ? objective.contrastive_loss_weight()
+                                     : 1.0;
+      const double caption =
+          objective.has_caption_loss_weight()
+              ? objective.caption_loss_weight()
+              : (config.multimodal->caption_decoder ? 1.0 : 0.0);
+      return std::make_unique<VideoText>(config, clips, tokenizer, contrastive,
+                                         caption);
+    }
+    case TrainingRecipe::kCaptioning:
+      return std::make_unique<VideoText>(config, clips, tokenizer, 0.0, 1.0);
+    default:
+      return absl::UnimplementedError(
+          "recipe.objective: not supported by this trainer");
+  }
+}
+
+}  // namespace iv::trainer

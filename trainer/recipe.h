@@ -1,0 +1,41 @@
+// Training recipes (protos/training.proto) read from protobuf text format
+// and checked before anything runs, so a bad recipe is one clear error that
+// names its field ("recipe.optimizer.learning_rate: must be > 0") rather
+// than a failure an hour into a run.
+#ifndef TRAINER_RECIPE_H_
+#define TRAINER_RECIPE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/model/internvideo/internvideo_model.h"
+#include "protos/training.pb.h"
+
+namespace iv::trainer {
+
+// Parses `path` and resolves its relative paths against its folder.
+// NOT_FOUND when it is missing; INVALID_ARGUMENT with the parser's line and
+// column when it is not a TrainingRecipe.
+absl::StatusOr<internvideo::v1::TrainingRecipe> ReadRecipe(
+    const std::string& path);
+absl::StatusOr<internvideo::v1::TrainingRecipe> ParseRecipe(
+    const std::string& text);
+
+// Makes the recipe's relative file paths (manifests, init checkpoints, the
+// tokenizer vocabulary) relative to `base_dir`, the recipe file's folder, so
+// a recipe runs the same from any working directory.
+void ResolveRecipePaths(const std::string& base_dir,
+                        internvideo::v1::TrainingRecipe& recipe);
+
+// Checks `recipe` for a run on `world_size` processes (0: the recipe's own)
+// and resolves its model. INVALID_ARGUMENT naming the field.
+absl::StatusOr<model::InternVideoConfig> ValidateRecipe(
+    const internvideo::v1::TrainingRecipe& recipe, int world_size = 0);
+
+// The recipe's world size: its world_size, 1 when unset.
+int RecipeWorldSize(const internvideo::v1::TrainingRecipe& recipe);
+
+}  // namespace iv::trainer
+
+#endif  // TRAINER_RECIPE_H_

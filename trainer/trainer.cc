@@ -1,0 +1,333 @@
+#include "trainer/trainer.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/data/clip_loader.h"
+#include "common/data/synthworld_samples.h"
+#include "common/files/atomic_file.h"
+#include "common/model/internvideo/internvideo_model.h"
+#include "common/text/clip_tokenizer.h"
+#include "nlohmann/json.hpp"
+#include "trainer/init_checkpoint.h"
+#include "trainer/lr_schedule.h"
+#include "trainer/objectives.h"
+#include "trainer/optimizer.h"
+#include "trainer/recipe.h"
+#include "trainer/training_checkpoint.h"
+#include "trainer/training_curves.h"
+#include "trainer/training_data.h"
+
+namespace iv::trainer {
+namespace {
+
+using internvideo::v1::ModelPart;
+using internvideo::v1::TrainingRecipe;
+
+constexpr char kMetricsLog[] = "metrics.jsonl";
+constexpr char kCurvesPlot[] = "curves.svg";
+
+// Turns gradients on for the parameters of `trained` parts that `frozen`
+// does not name, and off for every other; frozen parts run in eval mode
+// (no dropout or drop path), as frozen encoders should.
+model::NamedTensors SelectTrainable(model::InternVideoModel& model,
+                                    const std::vector<ModelPart>& trained,
+                                    const TrainingRecipe& recipe) {
+  std::vector<std::string> on, off;
+  for (ModelPart part : trained) {
+    on.push_back(model::InternVideoModelImpl::PartPrefix(part));
+  }
+  for (int part : recipe.frozen()) {
+    off.push_back(
+        model::InternVideoModelImpl::PartPrefix(static_cast<ModelPart>(part)));
+  }
+  auto starts_with_any = [](const std::string& name,
+                            const std::vector<std::string>& prefixes) {
+    for (const std::string& prefix : prefixes) {
+      if (!prefix.empty() && absl::StartsWith(name, prefix)) return true;
+    }
+    return false;
+  };
+  model::NamedTensors trainable;
+  for (auto& item : model->named_parameters()) {
+    const bool train =
+        starts_with_any(item.key(), on) && !starts_with_any(item.key(), off);
+    item.value().set_requires_grad(train);
+    if (train) trainable.push_back({item.key(), item.value()});
+  }
+  model->train();
+  for (auto& child : model->named_children()) {
+    const std::string prefix = child.key() + ".";
+    if (!starts_with_any(prefix, on) || starts_with_any(prefix, off)) {
+      child.value()->eval();
+    }
+  }
+  return trainable;
+}
+
+void AppendLog(const std::string& path, const nlohmann::json& event) {
+  std::ofstream out(path, std::ios::app);
+  out << event.dump() << "\n";
+}
+
+// Drops the log's events after `step`: a resumed run logs them again.
+void TruncateLog(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    const nlohmann::json event = nlohmann::json::parse(line, nullptr, false);
+    if (!event.is_discarded() && event.value("step", int64_t{0}) <= step) {
+      kept += line + "\n";
+    }
+  }
+  in.close();
+  files::WriteFileAtomically(path, kept).IgnoreError();
+}
+
+}  // namespace
+
+std::string RecipeOutputDir(const TrainingRecipe& recipe) {
+  if (!recipe.output_dir().empty()) return recipe.output_dir();
+  return absl::StrCat("runs/", recipe.name().empty() ? "run" : recipe.name());
+}
+
+absl::StatusOr<TrainResult> Train(const TrainingRecipe& recipe,
+                                  const TrainOptions& options) {
+  const int rank = 0, world_size = 1;
+  absl::StatusOr<model::InternVideoConfig> config =
+      ValidateRecipe(recipe, world_size);
+  if (!config.ok()) return config.status();
+  const std::string output_dir =
+      options.output_dir.empty() ? RecipeOutputDir(recipe) : options.output_dir;
+  std::error_code error;
+  std::filesystem::create_directories(output_dir, error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("recipe.output_dir: cannot create ", output_dir, ": ",
+                     error.message()));
+  }
+
+  torch::manual_seed(recipe.seed());
+  model::InternVideoModel model(*config);
+  for (int i = 0; i < recipe.init_size(); ++i) {
+    absl::StatusOr<InitReport> loaded = LoadInitCheckpoint(
+        recipe.init(i), model, absl::StrCat("recipe.init[", i, "]"));
+    if (!loaded.ok()) return loaded.status();
+  }
+
+  std::unique_ptr<text::ClipTokenizer> tokenizer;
+  std::string vocab_path;
+  if (config->multimodal) {
+    vocab_path = recipe.model().multimodal_encoder().tokenizer().vocab_path();
+    if (!vocab_path.empty()) {
+      absl::StatusOr<std::unique_ptr<text::ClipTokenizer>> loaded =
+          text::ClipTokenizer::Load(vocab_path);
+      if (!loaded.ok()) return loaded.status();
+      tokenizer = std::move(*loaded);
+    }
+  }
+  absl::StatusOr<std::vector<data::TrimmedClip>> clips =
+      ReadClips(recipe.train_data());
+  if (!clips.ok()) return clips.status();
+  std::vector<data::TrimmedClip> eval_clips;
+  if (recipe.has_eval_data()) {
+    absl::StatusOr<std::vector<data::TrimmedClip>> read =
+        ReadClips(recipe.eval_data());
+    if (!read.ok()) return read.status();
+    eval_clips = std::move(*read);
+  }
+  absl::StatusOr<std::unique_ptr<Objective>> objective =
+      CreateObjective(recipe, *config, &*clips, tokenizer.get());
+  if (!objective.ok()) return objective.status();
+
+  const model::NamedTensors trainable =
+      SelectTrainable(model, (*objective)->TrainedParts(), recipe);
+  if (trainable.empty()) {
+    return absl::InvalidArgumentError(
+        "recipe.frozen: every part the objective trains is frozen");
+  }
+  TrainingOptimizer optimizer(
+      GroupParameters(
+          trainable, recipe.optimizer(),
+          config->masked_encoder ? config->masked_encoder->depth : 0),
+      recipe.optimizer());
+
+  TrainResult result;
+  result.output_dir = output_dir;
+  TrainerState state;
+  state.seed = recipe.seed();
+  std::vector<CheckpointInfo> checkpoints = ListTrainingCheckpoints(output_dir);
+  if (!checkpoints.empty()) {
+    absl::StatusOr<TrainerState> resumed =
+        LoadTrainingCheckpoint(checkpoints.back().path, model, optimizer);
+    if (!resumed.ok()) return resumed.status();
+    state = *resumed;
+    result.resumed_from_step = state.step;
+    if (rank == 0) {
+      TruncateLog(absl::StrCat(output_dir, "/", kMetricsLog), state.step);
+    }
+    result.final_checkpoint = checkpoints.back().path;
+  }
+
+  data::ClipLoaderOptions loader_options =
+      LoaderOptions(*config, recipe.train_data(), /*train=*/true);
+  loader_options.batch_size = recipe.global_batch_size() / world_size;
+  loader_options.seed = recipe.seed();
+  loader_options.rank = rank;
+  loader_options.world_size = world_size;
+  absl::StatusOr<std::unique_ptr<data::ClipLoader>> loader =
+      data::ClipLoader::Create(data::RecognitionSamples(*clips),
+                               loader_options);
+  if (!loader.ok()) return loader.status();
+  if ((*loader)->batches_per_epoch() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("recipe.global_batch_size: ", recipe.global_batch_size(),
+                     " is more than the ", clips->size(), " training clips"));
+  }
+  (*loader)->StartEpoch(state.epoch, state.batch_in_epoch);
+
+  const std::string log_path = absl::StrCat(output_dir, "/", kMetricsLog);
+  const int64_t log_every =
+      recipe.log_every_steps() > 0 ? recipe.log_every_steps() : 10;
+  const bool lead = rank == 0;
+  StepContext context;
+  context.seed = recipe.seed();
+  context.rank = rank;
+
+  auto evaluate = [&]() -> absl::StatusOr<Metrics> {
+    if (eval_clips.empty() || !(*objective)->eval_task()) return Metrics{};
+    return Evaluate(model, *(*objective)->eval_task(), eval_clips,
+                    tokenizer.get(), loader_options.batch_size);
+  };
+  auto checkpoint = [&]() -> absl::Status {
+    if (!lead) return absl::OkStatus();
+    absl::StatusOr<std::string> written = WriteTrainingCheckpoint(
+        output_dir, model, optimizer, state, vocab_path);
+    if (!written.ok()) return written.status();
+    result.final_checkpoint = *written;
+    PruneTrainingCheckpoints(output_dir, recipe.keep_checkpoints());
+    WriteTrainingCurves(log_path, absl::StrCat(output_dir, "/", kCurvesPlot),
+                        recipe.name());
+    if (options.on_progress) {
+      TrainProgress progress;
+      progress.step = state.step;
+      progress.total_steps = recipe.total_steps();
+      progress.loss = state.loss;
+      progress.checkpoint = *written;
+      options.on_progress(progress);
+    }
+    return absl::OkStatus();
+  };
+
+  auto interval_start = std::chrono::steady_clock::now();
+  int64_t interval_steps = 0;
+  double interval_loss = 0;
+  while (state.step < recipe.total_steps()) {
+    absl::StatusOr<std::optional<data::ClipBatch>> batch = (*loader)->Next();
+    if (!batch.ok()) return batch.status();
+    if (!batch->has_value()) {
+      ++state.epoch;
+      state.batch_in_epoch = 0;
+      (*loader)->StartEpoch(state.epoch);
+      continue;
+    }
+    ++state.batch_in_epoch;
+    context.step = state.step;
+    context.epoch = state.epoch;
+    // Dropout and drop path draw from the global generator: reseeding it
+    // per step makes a resumed run draw what the uninterrupted one did.
+    torch::manual_seed(data::MixSeed(recipe.seed(), state.step, rank));
+    const double lr = ScheduledLearningRate(recipe.optimizer().learning_rate(),
+                                            recipe.schedule(),
+                                            recipe.total_steps(), state.step);
+    optimizer.SetLearningRate(lr);
+    optimizer.ZeroGrad();
+    torch::Tensor loss = (*objective)->Loss(model, **batch, context);
+    if (!std::isfinite(loss.item<double>())) {
+      return absl::InternalError(absl::StrCat(
+          "the loss is not finite at step ", state.step,
+          " (lower recipe.optimizer.learning_rate or set grad_clip_norm)"));
+    }
+    loss.backward();
+    optimizer.Step();
+    ++state.step;
+    ++interval_steps;
+    interval_loss += loss.item<double>();
+    if (options.halt_after_steps > 0 &&
+        state.step >= options.halt_after_steps) {
+      return absl::AbortedError(
+          absl::StrCat("halted after step ", state.step, " (test option)"));
+    }
+
+    const bool last = state.step == recipe.total_steps();
+    if (state.step % log_every == 0 || last) {
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                        interval_start)
+              .count();
+      state.loss = interval_loss / interval_steps;
+      TrainProgress progress;
+      progress.step = state.step;
+      progress.total_steps = recipe.total_steps();
+      progress.loss = state.loss;
+      progress.lr = lr;
+      progress.clips_per_second =
+          interval_steps * recipe.global_batch_size() / std::max(seconds, 1e-9);
+      progress.eta_seconds = (recipe.total_steps() - state.step) * seconds /
+                             std::max<int64_t>(interval_steps, 1);
+      if (lead) {
+        AppendLog(log_path, {{"step", state.step},
+                             {"loss", state.loss},
+                             {"lr", lr},
+                             {"clips_per_second", progress.clips_per_second}});
+        if (options.on_progress) options.on_progress(progress);
+      }
+      interval_start = std::chrono::steady_clock::now();
+      interval_steps = 0;
+      interval_loss = 0;
+    }
+    if ((recipe.eval_every_steps() > 0 &&
+         state.step % recipe.eval_every_steps() == 0) ||
+        last) {
+      absl::StatusOr<Metrics> metrics = evaluate();
+      if (!metrics.ok()) return metrics.status();
+      if (!metrics->empty()) {
+        state.metrics = *metrics;
+        if (lead) {
+          nlohmann::json event = {{"step", state.step}, {"eval", *metrics}};
+          AppendLog(log_path, event);
+          if (options.on_progress) {
+            TrainProgress progress;
+            progress.step = state.step;
+            progress.total_steps = recipe.total_steps();
+            progress.evaluation = true;
+            progress.eval_metrics = *metrics;
+            options.on_progress(progress);
+          }
+        }
+      }
+    }
+    const bool cancelled = options.cancel != nullptr && options.cancel->load();
+    if ((recipe.checkpoint_every_steps() > 0 &&
+         state.step % recipe.checkpoint_every_steps() == 0) ||
+        last || cancelled) {
+      if (absl::Status s = checkpoint(); !s.ok()) return s;
+    }
+    if (cancelled) {
+      return absl::CancelledError(
+          absl::StrCat("cancelled after step ", state.step));
+    }
+  }
+  result.steps = state.step;
+  result.final_loss = state.loss;
+  result.final_metrics = state.metrics;
+  return result;
+}
+
+}  // namespace iv::trainer

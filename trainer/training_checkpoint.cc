@@ -1,0 +1,274 @@
+#include "trainer/training_checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/files/atomic_file.h"
+#include "common/model/checkpoint/native_checkpoint.h"
+#include "nlohmann/json.hpp"
+
+namespace iv::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kCheckpointsDir[] = "checkpoints";
+constexpr char kOptimizerFile[] = "optimizer.pt";
+constexpr char kStateFile[] = "trainer_state.json";
+constexpr char kChecksumsFile[] = "CHECKSUMS";
+constexpr char kStepPrefix[] = "step-";
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+uint32_t Crc32(const std::string& bytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  // zlib takes lengths as uInt: feed large files in pieces.
+  for (size_t at = 0; at < bytes.size(); at += 1u << 30) {
+    const size_t n = std::min<size_t>(bytes.size() - at, 1u << 30);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + at),
+                static_cast<uInt>(n));
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+absl::Status SyncFolder(const std::string& dir) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", dir));
+  const int rc = fsync(fd);
+  close(fd);
+  return rc == 0 ? absl::OkStatus()
+                 : absl::InternalError(absl::StrCat("cannot fsync ", dir));
+}
+
+std::string StateJson(const TrainerState& state) {
+  nlohmann::json json = {{"step", state.step},
+                         {"epoch", state.epoch},
+                         {"batch_in_epoch", state.batch_in_epoch},
+                         {"seed", state.seed},
+                         {"loss", state.loss},
+                         {"metrics", state.metrics}};
+  return json.dump(2);
+}
+
+absl::StatusOr<TrainerState> ParseState(const std::string& text,
+                                        const std::string& path) {
+  try {
+    const nlohmann::json json = nlohmann::json::parse(text);
+    TrainerState state;
+    state.step = json.at("step").get<int64_t>();
+    state.epoch = json.at("epoch").get<int>();
+    state.batch_in_epoch = json.at("batch_in_epoch").get<int64_t>();
+    state.seed = json.at("seed").get<uint64_t>();
+    state.loss = json.value("loss", 0.0);
+    state.metrics = json.value("metrics", std::map<std::string, double>{});
+    return state;
+  } catch (const nlohmann::json::exception& error) {
+    return absl::DataLossError(absl::StrCat(path, ": ", error.what()));
+  }
+}
+
+// The step of a folder named "step-00000123", or -1.
+int64_t StepOf(const fs::path& dir) {
+  const std::string name = dir.filename().string();
+  int64_t step = -1;
+  if (name.rfind(kStepPrefix, 0) != 0 ||
+      !absl::SimpleAtoi(name.substr(sizeof(kStepPrefix) - 1), &step)) {
+    return -1;
+  }
+  return step;
+}
+
+}  // namespace
+
+absl::Status VerifyChecksums(const std::string& dir) {
+  absl::StatusOr<std::string> listing =
+      ReadFile(absl::StrCat(dir, "/", kChecksumsFile));
+  if (!listing.ok()) {
+    return absl::DataLossError(absl::StrCat(dir, ": no ", kChecksumsFile));
+  }
+  for (absl::string_view line :
+       absl::StrSplit(*listing, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> fields = absl::StrSplit(line, ' ');
+    uint32_t crc = 0;
+    size_t size = 0;
+    if (fields.size() != 3 || !absl::SimpleHexAtoi(fields[0], &crc) ||
+        !absl::SimpleAtoi(fields[1], &size)) {
+      return absl::DataLossError(
+          absl::StrCat(dir, "/", kChecksumsFile, ": malformed line"));
+    }
+    absl::StatusOr<std::string> bytes =
+        ReadFile(absl::StrCat(dir, "/", fields[2]));
+    if (!bytes.ok() || bytes->size() != size || Crc32(*bytes) != crc) {
+      return absl::DataLossError(
+          absl::StrCat(dir, "/", fields[2], ": checksum mismatch"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> WriteTrainingCheckpoint(
+    const std::string& output_dir, model::InternVideoModel& model,
+    const TrainingOptimizer& optimizer, const TrainerState& state,
+    const std::string& vocab_path) {
+  const std::string root = absl::StrCat(output_dir, "/", kCheckpointsDir);
+  const std::string name = absl::StrFormat("%s%08d", kStepPrefix, state.step);
+  const std::string final_dir = absl::StrCat(root, "/", name);
+  const std::string temp_dir =
+      absl::StrCat(root, "/.", name, ".tmp.", getpid());
+  std::error_code error;
+  fs::remove_all(temp_dir, error);
+  fs::create_directories(temp_dir, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot create ", temp_dir, ": ", error.message()));
+  }
+
+  model::NativeCheckpoint native;
+  native.arch = model::kInternVideoArch;
+  native.config = model->config().proto;
+  native.weights = model::StateDict(*model);
+  native.metadata["step"] = absl::StrCat(state.step);
+  std::vector<std::string> files = {model::kNativeWeightsFile,
+                                    model::kNativeConfigFile, kOptimizerFile,
+                                    kStateFile};
+  if (!vocab_path.empty()) {
+    const std::string vocab_name = fs::path(vocab_path).filename().string();
+    fs::copy_file(vocab_path, absl::StrCat(temp_dir, "/", vocab_name),
+                  fs::copy_options::overwrite_existing, error);
+    if (error) {
+      return absl::InternalError(
+          absl::StrCat("cannot copy ", vocab_path, ": ", error.message()));
+    }
+    native.config.mutable_multimodal_encoder()
+        ->mutable_tokenizer()
+        ->set_vocab_path(vocab_name);
+    files.push_back(vocab_name);
+  }
+  if (absl::Status s = model::WriteNativeCheckpoint(temp_dir, native);
+      !s.ok()) {
+    return s;
+  }
+  try {
+    torch::serialize::OutputArchive archive;
+    optimizer.Save(archive);
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    if (absl::Status s = files::WriteFileAtomically(
+            absl::StrCat(temp_dir, "/", kOptimizerFile), bytes.str());
+        !s.ok()) {
+      return s;
+    }
+  } catch (const c10::Error& e) {
+    return absl::InternalError(e.what_without_backtrace());
+  }
+  if (absl::Status s = files::WriteFileAtomically(
+          absl::StrCat(temp_dir, "/", kStateFile), StateJson(state));
+      !s.ok()) {
+    return s;
+  }
+  std::string listing;
+  for (const std::string& file : files) {
+    absl::StatusOr<std::string> bytes =
+        ReadFile(absl::StrCat(temp_dir, "/", file));
+    if (!bytes.ok()) return bytes.status();
+    absl::StrAppendFormat(&listing, "%08x %d %s\n", Crc32(*bytes),
+                          bytes->size(), file);
+  }
+  if (absl::Status s = files::WriteFileAtomically(
+          absl::StrCat(temp_dir, "/", kChecksumsFile), listing);
+      !s.ok()) {
+    return s;
+  }
+  fs::remove_all(final_dir, error);
+  fs::rename(temp_dir, final_dir, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot rename ", temp_dir, ": ", error.message()));
+  }
+  if (absl::Status s = SyncFolder(root); !s.ok()) return s;
+  return final_dir;
+}
+
+std::vector<CheckpointInfo> ListTrainingCheckpoints(
+    const std::string& output_dir, std::vector<std::string>* skipped) {
+  std::vector<CheckpointInfo> found;
+  const fs::path root = fs::path(output_dir) / kCheckpointsDir;
+  std::error_code error;
+  if (!fs::is_directory(root, error)) return found;
+  std::vector<std::pair<int64_t, std::string>> dirs;
+  for (const auto& entry : fs::directory_iterator(root, error)) {
+    const int64_t step = StepOf(entry.path());
+    if (step >= 0 && entry.is_directory()) {
+      dirs.emplace_back(step, entry.path().string());
+    }
+  }
+  std::sort(dirs.begin(), dirs.end());
+  for (const auto& [step, dir] : dirs) {
+    absl::Status verified = VerifyChecksums(dir);
+    absl::StatusOr<std::string> text =
+        ReadFile(absl::StrCat(dir, "/", kStateFile));
+    absl::StatusOr<TrainerState> state =
+        text.ok() ? ParseState(*text, dir) : text.status();
+    if (!verified.ok() || !state.ok()) {
+      if (skipped) {
+        skipped->push_back(verified.ok() ? state.status().ToString()
+                                         : verified.ToString());
+      }
+      continue;
+    }
+    found.push_back({dir, *state});
+  }
+  return found;
+}
+
+absl::StatusOr<TrainerState> LoadTrainingCheckpoint(
+    const std::string& path, model::InternVideoModel& model,
+    TrainingOptimizer& optimizer) {
+  if (absl::Status s = VerifyChecksums(path); !s.ok()) return s;
+  absl::StatusOr<model::NativeCheckpoint> native =
+      model::ReadNativeCheckpoint(path);
+  if (!native.ok()) return native.status();
+  absl::StatusOr<model::LoadReport> loaded =
+      model::LoadStateDict(*model, native->weights);
+  if (!loaded.ok()) return loaded.status();
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(absl::StrCat(path, "/", kOptimizerFile));
+    if (absl::Status s = optimizer.Load(archive); !s.ok()) return s;
+  } catch (const c10::Error& e) {
+    return absl::DataLossError(absl::StrCat(path, "/", kOptimizerFile, ": ",
+                                            e.what_without_backtrace()));
+  }
+  absl::StatusOr<std::string> text =
+      ReadFile(absl::StrCat(path, "/", kStateFile));
+  if (!text.ok()) return text.status();
+  return ParseState(*text, path);
+}
+
+void PruneTrainingCheckpoints(const std::string& output_dir, int keep) {
+  if (keep <= 0) return;
+  std::vector<CheckpointInfo> all = ListTrainingCheckpoints(output_dir);
+  std::error_code error;
+  for (size_t i = 0; i + keep < all.size(); ++i) {
+    fs::remove_all(all[i].path, error);
+  }
+}
+
+}  // namespace iv::trainer

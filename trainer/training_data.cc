@@ -1,0 +1,109 @@
+#include "trainer/training_data.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/data/synthworld_samples.h"
+
+namespace iv::trainer {
+namespace {
+
+using internvideo::v1::ClipSampling;
+using internvideo::v1::PixelNormalization;
+
+video::Normalization FromProto(PixelNormalization normalization,
+                               const video::Normalization& fallback) {
+  switch (normalization) {
+    case internvideo::v1::PIXEL_NORMALIZATION_IMAGENET:
+      return video::kImageNetNormalization;
+    case internvideo::v1::PIXEL_NORMALIZATION_CLIP:
+      return video::kClipNormalization;
+    default:
+      return fallback;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<data::TrimmedClip>> ReadClips(
+    const internvideo::v1::DataConfig& data) {
+  std::vector<data::TrimmedClip> clips;
+  for (const auto& manifest : data.manifests()) {
+    absl::StatusOr<std::vector<data::TrimmedClip>> read =
+        data::ReadTrimmedManifest(manifest.path());
+    if (!read.ok()) return read.status();
+    const int repeats =
+        manifest.weight() == 0
+            ? 1
+            : std::max(1, static_cast<int>(std::lround(manifest.weight())));
+    for (int r = 0; r < repeats; ++r) {
+      clips.insert(clips.end(), read->begin(), read->end());
+    }
+  }
+  if (data.max_samples() > 0 &&
+      static_cast<int64_t>(clips.size()) > data.max_samples()) {
+    clips.resize(data.max_samples());
+  }
+  return clips;
+}
+
+video::Normalization MaskedNormalization(
+    const model::InternVideoConfig& model) {
+  return model.masked_encoder ? model.masked_encoder->normalization
+                              : video::kImageNetNormalization;
+}
+
+video::Normalization MultimodalNormalization(
+    const model::InternVideoConfig& model) {
+  return FromProto(model.proto.multimodal_encoder().vision().normalization(),
+                   video::kClipNormalization);
+}
+
+data::ClipLoaderOptions LoaderOptions(const model::InternVideoConfig& model,
+                                      const internvideo::v1::DataConfig& data,
+                                      bool train) {
+  data::ClipLoaderOptions options;
+  const ClipSampling* encoder_sampling = nullptr;
+  if (model.masked_encoder) {
+    options.num_frames = model.masked_encoder->num_frames;
+    options.crop_size = model.masked_encoder->img_size;
+    options.normalization = MaskedNormalization(model);
+    encoder_sampling = &model.proto.masked_encoder().sampling();
+  } else {
+    options.num_frames = model.multimodal->vision.num_frames;
+    options.crop_size = model.multimodal->vision.input_resolution;
+    options.normalization = MultimodalNormalization(model);
+    encoder_sampling = &model.proto.multimodal_encoder().vision().sampling();
+  }
+  for (const ClipSampling* sampling : {encoder_sampling, &data.sampling()}) {
+    if (sampling->num_frames() > 0) options.num_frames = sampling->num_frames();
+    if (sampling->crop_size() > 0) options.crop_size = sampling->crop_size();
+    if (sampling->short_side() > 0) options.short_side = sampling->short_side();
+    if (sampling->mode() == ClipSampling::MODE_DENSE) {
+      options.sampler = data::FrameSampler::kDense;
+    }
+    if (sampling->frame_interval() > 0) {
+      options.frame_interval = sampling->frame_interval();
+    }
+  }
+  options.train = train;
+  options.flip = train && data.horizontal_flip();
+  options.workers = data.num_workers() > 0 ? data.num_workers() : 2;
+  options.prefetch_batches =
+      data.prefetch_batches() > 0 ? data.prefetch_batches() : 2;
+  return options;
+}
+
+torch::Tensor Renormalize(const torch::Tensor& video,
+                          const video::Normalization& from,
+                          const video::Normalization& to) {
+  if (from.mean == to.mean && from.std == to.std) return video;
+  auto column = [&](const std::array<float, 3>& v) {
+    return torch::tensor({v[0], v[1], v[2]}, video.options())
+        .view({1, 3, 1, 1, 1});
+  };
+  return (video * column(from.std) + column(from.mean) - column(to.mean)) /
+         column(to.std);
+}
+
+}  // namespace iv::trainer

@@ -1,0 +1,47 @@
+// What a recipe's DataConfig turns into: the clips of its manifests and a
+// ClipLoader cutting them to the model's input geometry.
+#ifndef TRAINER_TRAINING_DATA_H_
+#define TRAINER_TRAINING_DATA_H_
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/data/clip_loader.h"
+#include "common/data/manifest.h"
+#include "common/model/internvideo/internvideo_model.h"
+#include "common/video/transforms.h"
+#include "protos/training.pb.h"
+
+namespace iv::trainer {
+
+// The trimmed clips of every manifest of `data` in order, each repeated
+// round(weight) times (weight 0 = 1; at least once when weight > 0), cut to
+// max_samples. Errors name the manifest.
+absl::StatusOr<std::vector<data::TrimmedClip>> ReadClips(
+    const internvideo::v1::DataConfig& data);
+
+// How clips are cut for `model`: the frame count, size and normalization of
+// its masked encoder when it has one (the multimodal encoder then gets the
+// same clip renormalized), else of its multimodal encoder; `data.sampling`
+// overrides what it sets.
+data::ClipLoaderOptions LoaderOptions(const model::InternVideoConfig& model,
+                                      const internvideo::v1::DataConfig& data,
+                                      bool train);
+
+// `video` normalized with `from` re-expressed with `to` (the same pixels).
+torch::Tensor Renormalize(const torch::Tensor& video,
+                          const video::Normalization& from,
+                          const video::Normalization& to);
+
+// The normalization each encoder of `model` expects.
+video::Normalization MaskedNormalization(const model::InternVideoConfig& model);
+video::Normalization MultimodalNormalization(
+    const model::InternVideoConfig& model);
+
+}  // namespace iv::trainer
+
+#endif  // TRAINER_TRAINING_DATA_H_
