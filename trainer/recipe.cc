@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -165,8 +166,13 @@ void ResolveRecipePaths(const std::string& base_dir, TrainingRecipe& recipe) {
     if (path->empty() || std::filesystem::path(*path).is_absolute()) return;
     *path = (std::filesystem::path(base_dir) / *path).lexically_normal();
   };
-  for (auto* data : {recipe.mutable_train_data(), recipe.mutable_eval_data()}) {
-    for (auto& manifest : *data->mutable_manifests()) {
+  // Only data the recipe has: mutable_eval_data() would add an empty
+  // eval_data, which validation then rejects.
+  std::vector<internvideo::v1::DataConfig*> data;
+  if (recipe.has_train_data()) data.push_back(recipe.mutable_train_data());
+  if (recipe.has_eval_data()) data.push_back(recipe.mutable_eval_data());
+  for (internvideo::v1::DataConfig* config : data) {
+    for (auto& manifest : *config->mutable_manifests()) {
       resolve(manifest.mutable_path());
     }
   }

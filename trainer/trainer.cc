@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -15,6 +17,9 @@
 #include "common/model/internvideo/internvideo_model.h"
 #include "common/text/clip_tokenizer.h"
 #include "nlohmann/json.hpp"
+#include "trainer/distributed/collectives.h"
+#include "trainer/distributed/data_parallel.h"
+#include "trainer/distributed/rendezvous.h"
 #include "trainer/init_checkpoint.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/objectives.h"
@@ -90,6 +95,54 @@ void TruncateLog(const std::string& path, int64_t step) {
   files::WriteFileAtomically(path, kept).IgnoreError();
 }
 
+// The checkpoint to resume from, the same on every rank: rank 0 picks its
+// newest and the others look for that step in their own listing of the
+// output folder (a filesystem shared by all ranks is assumed). nullopt when
+// the run starts fresh.
+absl::StatusOr<std::optional<CheckpointInfo>> AgreeOnCheckpoint(
+    const World& world, const std::string& output_dir) {
+  const std::vector<CheckpointInfo> checkpoints =
+      ListTrainingCheckpoints(output_dir);
+  int64_t step = -1;
+  if (world.is_main() && !checkpoints.empty())
+    step = checkpoints.back().state.step;
+  if (world.world_size() > 1) {
+    // Rank 0 contributes its step + 1, every other rank 0.
+    absl::StatusOr<std::vector<double>> picked = AllReduceScalars(
+        world, {world.is_main() ? static_cast<double>(step + 1) : 0.0});
+    if (!picked.ok()) return picked.status();
+    step = static_cast<int64_t>((*picked)[0]) - 1;
+  }
+  if (step < 0) return std::nullopt;
+  for (const CheckpointInfo& info : checkpoints) {
+    if (info.state.step == step) return info;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "rank ", world.rank(), " does not see the checkpoint of step ", step,
+      " that rank 0 resumes from in ", output_dir,
+      "/checkpoints: every rank needs the same (shared) output folder"));
+}
+
+// FailedPrecondition unless every rank holds the same trainable parameters
+// (a cheap checksum, compared across ranks).
+absl::Status CheckRanksAgree(const World& world,
+                             const model::NamedTensors& trainable) {
+  if (world.world_size() == 1) return absl::OkStatus();
+  double checksum = 0;
+  for (const auto& [name, tensor] : trainable) {
+    checksum += tensor.detach().to(torch::kFloat64).abs().sum().item<double>();
+  }
+  absl::StatusOr<std::vector<double>> extremes =
+      AllReduceScalars(world, {checksum, -checksum}, Reduction::kMax);
+  if (!extremes.ok()) return extremes.status();
+  if ((*extremes)[0] != -(*extremes)[1]) {
+    return absl::InternalError(
+        absl::StrCat("the ranks' parameters diverged (checksums from ",
+                     -(*extremes)[1], " to ", (*extremes)[0], ")"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string RecipeOutputDir(const TrainingRecipe& recipe) {
@@ -99,10 +152,16 @@ std::string RecipeOutputDir(const TrainingRecipe& recipe) {
 
 absl::StatusOr<TrainResult> Train(const TrainingRecipe& recipe,
                                   const TrainOptions& options) {
-  const int rank = 0, world_size = 1;
+  // The recipe is checked against the launcher's world size before meeting
+  // the other ranks, so a bad recipe fails fast on every rank.
+  absl::StatusOr<RendezvousOptions> rendezvous = RendezvousOptionsFromEnv();
+  if (!rendezvous.ok()) return rendezvous.status();
   absl::StatusOr<model::InternVideoConfig> config =
-      ValidateRecipe(recipe, world_size);
+      ValidateRecipe(recipe, rendezvous->world_size);
   if (!config.ok()) return config.status();
+  absl::StatusOr<World> world = Rendezvous(*rendezvous);
+  if (!world.ok()) return world.status();
+  const int rank = world->rank(), world_size = world->world_size();
   const std::string output_dir =
       options.output_dir.empty() ? RecipeOutputDir(recipe) : options.output_dir;
   std::error_code error;
@@ -162,17 +221,31 @@ absl::StatusOr<TrainResult> Train(const TrainingRecipe& recipe,
   result.output_dir = output_dir;
   TrainerState state;
   state.seed = recipe.seed();
-  std::vector<CheckpointInfo> checkpoints = ListTrainingCheckpoints(output_dir);
-  if (!checkpoints.empty()) {
+  absl::StatusOr<std::optional<CheckpointInfo>> resume_from =
+      AgreeOnCheckpoint(*world, output_dir);
+  if (!resume_from.ok()) return resume_from.status();
+  if (resume_from->has_value()) {
     absl::StatusOr<TrainerState> resumed =
-        LoadTrainingCheckpoint(checkpoints.back().path, model, optimizer);
+        LoadTrainingCheckpoint((*resume_from)->path, model, optimizer);
     if (!resumed.ok()) return resumed.status();
     state = *resumed;
     result.resumed_from_step = state.step;
     if (rank == 0) {
       TruncateLog(absl::StrCat(output_dir, "/", kMetricsLog), state.step);
     }
-    result.final_checkpoint = checkpoints.back().path;
+    result.final_checkpoint = (*resume_from)->path;
+  }
+  // Gradients are averaged over the ranks during backward (after the resume,
+  // which loads the same weights everywhere; construction also broadcasts
+  // rank 0's). Parameters no rank used keep no gradient, as in one process.
+  std::unique_ptr<DataParallel> data_parallel;
+  if (world_size > 1) {
+    DataParallelOptions ddp_options;
+    ddp_options.find_unused_parameters = true;
+    absl::StatusOr<std::unique_ptr<DataParallel>> created =
+        DataParallel::Create(*model, *world, ddp_options);
+    if (!created.ok()) return created.status();
+    data_parallel = std::move(*created);
   }
 
   data::ClipLoaderOptions loader_options =
@@ -199,6 +272,27 @@ absl::StatusOr<TrainResult> Train(const TrainingRecipe& recipe,
   StepContext context;
   context.seed = recipe.seed();
   context.rank = rank;
+  if (world_size > 1) {
+    // Contrastive objectives see every rank's embeddings as negatives.
+    context.gather_offset = int64_t{rank} * loader_options.batch_size;
+    context.all_gather = [&world](const torch::Tensor& local) {
+      absl::StatusOr<torch::Tensor> gathered = AllGather(*world, local);
+      if (!gathered.ok())
+        throw std::runtime_error(gathered.status().ToString());
+      return *gathered;
+    };
+  }
+  // Work only rank 0 does (evaluation, checkpoints) ends at a barrier, so
+  // the other ranks neither race ahead nor time out in the next collective.
+  auto on_lead = [&](const std::function<absl::Status()>& work) {
+    absl::Status status = lead ? work() : absl::OkStatus();
+    if (world_size > 1) {
+      // A failure on rank 0 reaches the others as a failed barrier.
+      if (!status.ok()) return status;
+      if (absl::Status s = world->Barrier(); !s.ok()) return s;
+    }
+    return status;
+  };
 
   auto evaluate = [&]() -> absl::StatusOr<Metrics> {
     if (eval_clips.empty() || !(*objective)->eval_task()) return Metrics{};
@@ -206,23 +300,27 @@ absl::StatusOr<TrainResult> Train(const TrainingRecipe& recipe,
                     tokenizer.get(), loader_options.batch_size);
   };
   auto checkpoint = [&]() -> absl::Status {
-    if (!lead) return absl::OkStatus();
-    absl::StatusOr<std::string> written = WriteTrainingCheckpoint(
-        output_dir, model, optimizer, state, vocab_path);
-    if (!written.ok()) return written.status();
-    result.final_checkpoint = *written;
-    PruneTrainingCheckpoints(output_dir, recipe.keep_checkpoints());
-    WriteTrainingCurves(log_path, absl::StrCat(output_dir, "/", kCurvesPlot),
-                        recipe.name());
-    if (options.on_progress) {
-      TrainProgress progress;
-      progress.step = state.step;
-      progress.total_steps = recipe.total_steps();
-      progress.loss = state.loss;
-      progress.checkpoint = *written;
-      options.on_progress(progress);
-    }
-    return absl::OkStatus();
+    if (absl::Status s = CheckRanksAgree(*world, trainable); !s.ok()) return s;
+    return on_lead([&]() -> absl::Status {
+      absl::StatusOr<std::string> written = WriteTrainingCheckpoint(
+          output_dir, model, optimizer, state, vocab_path);
+      if (!written.ok()) return written.status();
+      result.final_checkpoint = *written;
+      PruneTrainingCheckpoints(output_dir, recipe.keep_checkpoints());
+      // The plot is a convenience: failing to draw it does not stop training.
+      WriteTrainingCurves(log_path, absl::StrCat(output_dir, "/", kCurvesPlot),
+                          recipe.name())
+          .IgnoreError();
+      if (options.on_progress) {
+        TrainProgress progress;
+        progress.step = state.step;
+        progress.total_steps = recipe.total_steps();
+        progress.loss = state.loss;
+        progress.checkpoint = *written;
+        options.on_progress(progress);
+      }
+      return absl::OkStatus();
+    });
   };
 
   auto interval_start = std::chrono::steady_clock::now();
@@ -248,17 +346,40 @@ absl::StatusOr<TrainResult> Train(const TrainingRecipe& recipe,
                                             recipe.total_steps(), state.step);
     optimizer.SetLearningRate(lr);
     optimizer.ZeroGrad();
-    torch::Tensor loss = (*objective)->Loss(model, **batch, context);
-    if (!std::isfinite(loss.item<double>())) {
-      return absl::InternalError(absl::StrCat(
-          "the loss is not finite at step ", state.step,
-          " (lower recipe.optimizer.learning_rate or set grad_clip_norm)"));
+    // Every rank must take part in the same collectives, so what decides
+    // control flow (the loss's finiteness, a cancel request) is agreed on.
+    double step_loss = 0;
+    bool cancelled = options.cancel != nullptr && options.cancel->load();
+    try {
+      torch::Tensor loss = (*objective)->Loss(model, **batch, context);
+      step_loss = loss.item<double>();
+      if (world_size > 1) {
+        absl::StatusOr<std::vector<double>> agreed = AllReduceScalars(
+            *world, {step_loss, cancelled ? 1.0 : 0.0}, Reduction::kMean);
+        if (!agreed.ok()) return agreed.status();
+        step_loss = (*agreed)[0];
+        cancelled = (*agreed)[1] > 0;
+      }
+      if (!std::isfinite(step_loss)) {
+        return absl::InternalError(absl::StrCat(
+            "the loss is not finite at step ", state.step,
+            " (lower recipe.optimizer.learning_rate or set grad_clip_norm)"));
+      }
+      if (data_parallel) data_parallel->PrepareForBackward(loss);
+      loss.backward();
+      if (data_parallel) {
+        if (absl::Status s = data_parallel->FinishGradientSync(); !s.ok()) {
+          return s;
+        }
+      }
+    } catch (const std::exception& error) {
+      return StatusFromException(error,
+                                 absl::StrCat("training step ", state.step));
     }
-    loss.backward();
     optimizer.Step();
     ++state.step;
     ++interval_steps;
-    interval_loss += loss.item<double>();
+    interval_loss += step_loss;
     if (options.halt_after_steps > 0 &&
         state.step >= options.halt_after_steps) {
       return absl::AbortedError(
@@ -295,25 +416,25 @@ absl::StatusOr<TrainResult> Train(const TrainingRecipe& recipe,
     if ((recipe.eval_every_steps() > 0 &&
          state.step % recipe.eval_every_steps() == 0) ||
         last) {
-      absl::StatusOr<Metrics> metrics = evaluate();
-      if (!metrics.ok()) return metrics.status();
-      if (!metrics->empty()) {
+      absl::Status evaluated = on_lead([&]() -> absl::Status {
+        absl::StatusOr<Metrics> metrics = evaluate();
+        if (!metrics.ok()) return metrics.status();
+        if (metrics->empty()) return absl::OkStatus();
         state.metrics = *metrics;
-        if (lead) {
-          nlohmann::json event = {{"step", state.step}, {"eval", *metrics}};
-          AppendLog(log_path, event);
-          if (options.on_progress) {
-            TrainProgress progress;
-            progress.step = state.step;
-            progress.total_steps = recipe.total_steps();
-            progress.evaluation = true;
-            progress.eval_metrics = *metrics;
-            options.on_progress(progress);
-          }
+        nlohmann::json event = {{"step", state.step}, {"eval", *metrics}};
+        AppendLog(log_path, event);
+        if (options.on_progress) {
+          TrainProgress progress;
+          progress.step = state.step;
+          progress.total_steps = recipe.total_steps();
+          progress.evaluation = true;
+          progress.eval_metrics = *metrics;
+          options.on_progress(progress);
         }
-      }
+        return absl::OkStatus();
+      });
+      if (!evaluated.ok()) return evaluated;
     }
-    const bool cancelled = options.cancel != nullptr && options.cancel->load();
     if ((recipe.checkpoint_every_steps() > 0 &&
          state.step % recipe.checkpoint_every_steps() == 0) ||
         last || cancelled) {

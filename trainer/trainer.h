@@ -51,8 +51,11 @@ struct TrainOptions {
   int64_t halt_after_steps = 0;
 };
 
-// Runs `recipe`. Rank and world size come from the environment (see
-// trainer/distributed); one process without it. INVALID_ARGUMENT naming the
+// Runs `recipe`. Rank and world size come from the environment (torchrun's
+// RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; see trainer/distributed); one
+// process without it. Every rank must see the same output folder (shared
+// filesystem): rank 0 alone writes logs and checkpoints, and all ranks resume
+// from the step rank 0 picks. INVALID_ARGUMENT naming the
 // field for a bad recipe; CANCELLED when `cancel` stopped it.
 absl::StatusOr<TrainResult> Train(const internvideo::v1::TrainingRecipe& recipe,
                                   const TrainOptions& options = {});

@@ -12,82 +12,26 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/data/synthworld.h"
 #include "common/testing/temp_dir.h"
-#include "nlohmann/json.hpp"
 #include "trainer/lr_schedule.h"
 #include "trainer/optimizer.h"
 #include "trainer/recipe.h"
+#include "trainer/testing/small_run.h"
 #include "trainer/training_checkpoint.h"
 
 namespace iv::trainer {
 namespace {
 
 using internvideo::v1::TrainingRecipe;
-
-// 40 train and 12 val clips of 64x64, rendered once for every test.
-const std::string& World() {
-  static const std::string* dir = [] {
-    auto* path = new std::string(test::FreshTempDir("trainer_world"));
-    data::synthworld::SynthOptions options;
-    options.out_dir = *path;
-    options.seed = 3;
-    options.size = 64;
-    options.train_clips = 40;
-    options.val_clips = 12;
-    options.test_clips = 0;
-    options.test_untrimmed = 0;
-    absl::Status s = data::synthworld::RenderWorld(options, {});
-    EXPECT_TRUE(s.ok()) << s;
-    return path;
-  }();
-  return *dir;
-}
+using test::LoggedLosses;
 
 TrainingRecipe SmallRecipe(const std::string& output_dir) {
-  absl::StatusOr<TrainingRecipe> recipe = ParseRecipe(absl::StrCat(R"pb(
-    name: "small"
-    model {
-      class_names: [ "a", "b", "c", "d", "e", "f", "g", "h", "i", "j" ]
-      masked_encoder {
-        preset: "tiny"
-        img_size: 32
-        patch_size: 16
-        num_frames: 4
-        embed_dim: 32
-        depth: 2
-        num_heads: 2
-      }
-    }
-    recognition { label_smoothing: 0.1 }
-    optimizer { learning_rate: 1e-3 weight_decay: 0.05 layer_decay: 0.75 }
-    schedule { warmup_steps: 2 }
-    global_batch_size: 8
-    total_steps: 6
-    log_every_steps: 1
-    checkpoint_every_steps: 3
-    seed: 5
-  )pb"));
+  absl::StatusOr<TrainingRecipe> recipe =
+      ParseRecipe(test::SmallRecipeText(/*total_steps=*/6,
+                                        /*checkpoint_every_steps=*/3));
   EXPECT_TRUE(recipe.ok()) << recipe.status();
-  recipe->mutable_train_data()->add_manifests()->set_path(World() +
-                                                          "/train.jsonl");
-  recipe->mutable_train_data()->set_num_workers(1);
   recipe->set_output_dir(output_dir);
   return *recipe;
-}
-
-// step -> loss from a run's metrics log (the last entry per step wins).
-std::map<int64_t, double> Losses(const std::string& output_dir) {
-  std::ifstream in(output_dir + "/metrics.jsonl");
-  std::map<int64_t, double> losses;
-  std::string line;
-  while (std::getline(in, line)) {
-    nlohmann::json event = nlohmann::json::parse(line);
-    if (event.contains("loss")) {
-      losses[event["step"].get<int64_t>()] = event["loss"].get<double>();
-    }
-  }
-  return losses;
 }
 
 TEST(RecipeTest, BadFieldsAreNamed) {
@@ -187,7 +131,7 @@ TEST(TrainerTest, ResumedRunReproducesTheLosses) {
   absl::StatusOr<TrainResult> full = Train(SmallRecipe(straight));
   ASSERT_TRUE(full.ok()) << full.status();
   EXPECT_EQ(full->steps, 6);
-  const std::map<int64_t, double> expected = Losses(straight);
+  const std::map<int64_t, double> expected = LoggedLosses(straight);
   ASSERT_EQ(expected.size(), 6u);
   EXPECT_TRUE(std::filesystem::exists(straight + "/curves.svg"));
   EXPECT_EQ(ListTrainingCheckpoints(straight).size(), 2u);  // steps 3, 6
@@ -202,7 +146,7 @@ TEST(TrainerTest, ResumedRunReproducesTheLosses) {
   absl::StatusOr<TrainResult> resumed = Train(SmallRecipe(halted));
   ASSERT_TRUE(resumed.ok()) << resumed.status();
   EXPECT_EQ(resumed->resumed_from_step, 3);
-  const std::map<int64_t, double> after = Losses(halted);
+  const std::map<int64_t, double> after = LoggedLosses(halted);
   for (int64_t step = 1; step <= 6; ++step) {
     EXPECT_NEAR(after.at(step), expected.at(step), 1e-5) << "step " << step;
   }

@@ -48,7 +48,7 @@ int RunEval(const EvalArgs& args) {
       args.batch_size,
       [&bar](int64_t done, int64_t total) { bar.Update(done, total); });
   if (!metrics.ok()) return fail(metrics.status());
-  nlohmann::json json = {{"task", args.task}};
+  nlohmann::ordered_json json = {{"task", args.task}};
   for (const auto& [key, value] : *metrics) {
     if (key == "n") {
       json[key] = static_cast<int64_t>(value);

@@ -1,14 +1,27 @@
 #include "tools/iv/train_command.h"
 
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "tools/iv/progress_bar.h"
+#include "tools/iv/train_service_client.h"
+#include "trainer/distributed/rendezvous.h"
 #include "trainer/recipe.h"
 #include "trainer/trainer.h"
 
@@ -18,9 +31,24 @@ namespace {
 struct TrainArgs {
   std::string recipe;
   std::string output_dir;
+  int nproc = 0;        // 0: recipe.world_size, else 1
+  bool worker = false;  // started by the launcher below: never re-launch
 };
 
 std::atomic<bool> interrupted{false};
+
+// The local workers' pids, for the signal handler (0: not running).
+constexpr int kMaxLocalWorkers = 256;
+std::atomic<pid_t> worker_pids[kMaxLocalWorkers];
+std::atomic<int> num_workers{0};
+
+// This process's rank under a launcher (RANK), else 0.
+int EnvRank() {
+  const char* rank = std::getenv("RANK");
+  return rank == nullptr ? 0 : std::atoi(rank);
+}
+
+bool UnderLauncher() { return std::getenv("RANK") != nullptr; }
 
 std::string FormatMetrics(const trainer::Metrics& metrics) {
   std::vector<std::string> parts;
@@ -30,13 +58,12 @@ std::string FormatMetrics(const trainer::Metrics& metrics) {
   return absl::StrJoin(parts, ", ");
 }
 
-int RunTrain(const TrainArgs& args) {
-  absl::StatusOr<internvideo::v1::TrainingRecipe> recipe =
-      trainer::ReadRecipe(args.recipe);
-  if (!recipe.ok()) {
-    std::fprintf(stderr, "iv train: %s\n", recipe.status().ToString().c_str());
-    return 2;
-  }
+// One rank of the job (or the whole job): trains in this process.
+int RunTrain(const TrainArgs& args,
+             const internvideo::v1::TrainingRecipe& recipe) {
+  const std::string who = UnderLauncher()
+                              ? absl::StrCat("iv train [rank ", EnvRank(), "]")
+                              : "iv train";
   // Ctrl-C finishes the current step and writes a checkpoint; running the
   // same command again resumes from it.
   std::signal(SIGINT, [](int) { interrupted = true; });
@@ -58,13 +85,13 @@ int RunTrain(const TrainArgs& args) {
                                p.clips_per_second),
                -1, p.eta_seconds);
   };
-  absl::StatusOr<trainer::TrainResult> result =
-      trainer::Train(*recipe, options);
+  absl::StatusOr<trainer::TrainResult> result = trainer::Train(recipe, options);
   if (!result.ok()) {
-    std::fprintf(stderr, "\niv train: %s\n",
+    std::fprintf(stderr, "\n%s: %s\n", who.c_str(),
                  result.status().ToString().c_str());
     return result.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
+  if (EnvRank() != 0) return 0;  // rank 0 reports for the job
   std::printf(
       "iv train: %lld steps%s, final loss %.4f%s\n  checkpoint: %s\n  "
       "curves:     %s/curves.svg\n",
@@ -82,6 +109,127 @@ int RunTrain(const TrainArgs& args) {
   return 0;
 }
 
+void ForwardSignal(int) {
+  interrupted = true;
+  for (int i = 0; i < num_workers; ++i) {
+    const pid_t pid = worker_pids[i];
+    if (pid > 0) kill(pid, SIGTERM);
+  }
+}
+
+// As `torchrun --nproc_per_node N` on one host: starts N copies of this
+// binary as ranks 0..N-1 over loopback, waits for them, and stops the others
+// (SIGKILL) as soon as one fails. SIGINT and SIGTERM are forwarded, so each
+// rank finishes its step and rank 0 writes a checkpoint.
+int LaunchLocalWorkers(const TrainArgs& args, int nproc) {
+  if (nproc > kMaxLocalWorkers) {
+    std::fprintf(stderr, "iv train: --nproc %d is more than %d\n", nproc,
+                 kMaxLocalWorkers);
+    return 2;
+  }
+  const int port = trainer::FreeLoopbackPort();
+  if (port <= 0) {
+    std::fprintf(stderr, "iv train: no free TCP port on 127.0.0.1\n");
+    return 1;
+  }
+  std::vector<std::string> arguments = {"iv", "train", args.recipe, "--worker"};
+  if (!args.output_dir.empty()) {
+    arguments.push_back("--output-dir");
+    arguments.push_back(args.output_dir);
+  }
+  std::vector<char*> argv;
+  for (std::string& argument : arguments) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  std::signal(SIGINT, ForwardSignal);
+  std::signal(SIGTERM, ForwardSignal);
+
+  auto kill_all = [](int signal) {
+    for (int i = 0; i < num_workers; ++i) {
+      if (worker_pids[i] > 0) kill(worker_pids[i], signal);
+    }
+  };
+  for (int rank = 0; rank < nproc; ++rank) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      setenv("RANK", std::to_string(rank).c_str(), 1);
+      setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
+      setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
+      setenv("LOCAL_WORLD_SIZE", std::to_string(nproc).c_str(), 1);
+      setenv("MASTER_ADDR", "127.0.0.1", 1);
+      setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+      // As torchrun: ranks share the cores instead of each taking them all.
+      const int threads = std::max<int>(
+          1, static_cast<int>(std::thread::hardware_concurrency()) / nproc);
+      setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 0);
+      execv("/proc/self/exe", argv.data());
+      std::fprintf(stderr, "iv train: cannot start rank %d: %s\n", rank,
+                   std::strerror(errno));
+      _exit(127);
+    }
+    if (pid < 0) {
+      std::fprintf(stderr, "iv train: cannot start rank %d: %s\n", rank,
+                   std::strerror(errno));
+      kill_all(SIGKILL);
+      while (wait(nullptr) > 0 || errno == EINTR) {
+      }
+      return 1;
+    }
+    worker_pids[rank] = pid;
+    num_workers = rank + 1;
+  }
+
+  int exit_code = 0;
+  for (int running = nproc; running > 0;) {
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    int rank = -1;
+    for (int i = 0; i < nproc; ++i) {
+      if (worker_pids[i] == pid) rank = i;
+    }
+    if (rank < 0) continue;
+    worker_pids[rank] = 0;
+    --running;
+    const int code =
+        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (code == 0 || exit_code != 0) continue;
+    exit_code = code;
+    // After Ctrl-C every rank stops on its own, rank 0 after its checkpoint.
+    if (interrupted) continue;
+    std::fprintf(stderr, "iv train: rank %d %s %d; stopping the other ranks\n",
+                 rank,
+                 WIFEXITED(status) ? "exited with" : "was killed by signal",
+                 WIFEXITED(status) ? code : WTERMSIG(status));
+    kill_all(SIGKILL);
+  }
+  return exit_code;
+}
+
+int Run(const TrainArgs& args) {
+  absl::StatusOr<internvideo::v1::TrainingRecipe> recipe =
+      trainer::ReadRecipe(args.recipe);
+  if (!recipe.ok()) {
+    std::fprintf(stderr, "iv train: %s\n", recipe.status().ToString().c_str());
+    return 2;
+  }
+  // Under torchrun, Slurm or our own launcher the environment names the
+  // rank: run as that rank.
+  if (args.worker || UnderLauncher()) return RunTrain(args, *recipe);
+  const int nproc =
+      args.nproc > 0 ? args.nproc : trainer::RecipeWorldSize(*recipe);
+  if (nproc == 1) return RunTrain(args, *recipe);
+  // Fail before starting processes when the recipe cannot run on N ranks.
+  if (absl::Status s = trainer::ValidateRecipe(*recipe, nproc).status();
+      !s.ok()) {
+    std::fprintf(stderr, "iv train: %s\n", s.ToString().c_str());
+    return s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  return LaunchLocalWorkers(args, nproc);
+}
+
 }  // namespace
 
 void AddTrainCommand(CLI::App& iv) {
@@ -90,14 +238,31 @@ void AddTrainCommand(CLI::App& iv) {
       "train",
       "Train a model from a recipe (protobuf text, protos/training.proto).\n"
       "Resumes from the newest checkpoint in the output folder; Ctrl-C "
-      "stops after a checkpoint.");
+      "stops after a checkpoint. --nproc N trains data-parallel on N local "
+      "processes.");
   train->add_option("recipe", args->recipe, "TrainingRecipe text file")
       ->required()
       ->check(CLI::ExistingFile);
   train->add_option("--output-dir", args->output_dir,
                     "Folder for checkpoints, metrics.jsonl and curves.svg "
                     "(default: the recipe's output_dir, else runs/NAME)");
-  train->callback([args] { std::exit(RunTrain(*args)); });
+  train
+      ->add_option("--nproc", args->nproc,
+                   "Data-parallel processes on this host, as torchrun "
+                   "--nproc_per_node (default: the recipe's world_size, else "
+                   "1). Under an external launcher (RANK set) the process "
+                   "runs as that rank")
+      ->check(CLI::Range(1, kMaxLocalWorkers));
+  train->add_flag("--worker", args->worker, "one rank of a launched job")
+      ->group("");
+  auto service = std::make_shared<TrainServiceArgs>();
+  AddTrainServiceFlags(*train, *service);
+  train->callback([args, service] {
+    if (!service->address.empty()) {
+      std::exit(RunTrainOnService(args->recipe, args->output_dir, *service));
+    }
+    std::exit(Run(*args));
+  });
 }
 
 }  // namespace iv::cli

@@ -97,6 +97,10 @@ absl::StatusOr<World> Rendezvous(const RendezvousOptions& options);
 
 // The status for an exception thrown by c10d (c10::Error carries a C++
 // backtrace in what(); this keeps only its message).
+// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel's
+// pick), for a local job's MASTER_PORT; -1 if no socket could be bound.
+int FreeLoopbackPort();
+
 absl::Status StatusFromException(const std::exception& error,
                                  absl::string_view context);
 

@@ -1,0 +1,792 @@
+#include "trainer/service/job_manager.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/files/atomic_file.h"
+#include "google/protobuf/text_format.h"
+#include "nlohmann/json.hpp"
+#include "trainer/recipe.h"
+#include "trainer/training_checkpoint.h"
+
+namespace iv::trainer::service {
+namespace {
+
+namespace fs = std::filesystem;
+using internvideo::v1::Checkpoint;
+using internvideo::v1::Job;
+using internvideo::v1::JobProgress;
+using internvideo::v1::JobState;
+using internvideo::v1::ListJobsRequest;
+using internvideo::v1::ListJobsResponse;
+using internvideo::v1::TrainingRecipe;
+
+constexpr char kRecipeFile[] = "recipe.textproto";
+constexpr char kWorkerLog[] = "worker.log";
+constexpr char kMetricsLog[] = "metrics.jsonl";
+constexpr size_t kHistory = 1000;  // reports kept per job for watchers
+constexpr size_t kFinishedHistory = 16;
+
+bool IsFinal(JobState state) {
+  return state == internvideo::v1::JOB_STATE_SUCCEEDED ||
+         state == internvideo::v1::JOB_STATE_FAILED ||
+         state == internvideo::v1::JOB_STATE_CANCELLED;
+}
+
+bool IsActive(JobState state) {
+  return state == internvideo::v1::JOB_STATE_PENDING ||
+         state == internvideo::v1::JOB_STATE_RUNNING;
+}
+
+void SetTime(absl::Time time, google::protobuf::Timestamp* out) {
+  const int64_t seconds = absl::ToUnixSeconds(time);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>((time - absl::FromUnixSeconds(seconds)) /
+                                      absl::Nanoseconds(1)));
+}
+
+absl::Time GetTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t seconds = absl::ToInt64Seconds(d);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>((d - absl::Seconds(seconds)) /
+                                      absl::Nanoseconds(1)));
+}
+
+int64_t CreateNanos(const Job& job) {
+  return absl::ToUnixNanos(GetTime(job.create_time()));
+}
+
+// Fills the parts of the job's progress that follow from its record and the
+// clock: state, elapsed time and the ETA at the latest throughput.
+void RefreshProgress(Job& job) {
+  JobProgress& p = *job.mutable_progress();
+  p.set_job_id(job.job_id());
+  p.set_state(job.state());
+  p.set_total_steps(job.recipe().total_steps());
+  const absl::Time now = absl::Now();
+  SetTime(now, p.mutable_time());
+  if (job.has_start_time()) {
+    const absl::Time end = job.has_end_time() ? GetTime(job.end_time()) : now;
+    SetDuration(std::max(end - GetTime(job.start_time()), absl::ZeroDuration()),
+                p.mutable_elapsed());
+  }
+  p.clear_eta();
+  if (job.state() == internvideo::v1::JOB_STATE_RUNNING &&
+      p.clips_per_second() > 0) {
+    const double remaining = static_cast<double>(p.total_steps() - p.step()) *
+                             job.recipe().global_batch_size() /
+                             p.clips_per_second();
+    SetDuration(absl::Seconds(std::max(remaining, 0.0)), p.mutable_eta());
+  }
+}
+
+bool ValidJobId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return absl::ascii_isalnum(c) || c == '_' || c == '-';
+  });
+}
+
+std::string NewJobId() {
+  static std::mt19937_64 random{std::random_device{}()};
+  return absl::StrCat(
+      "job-",
+      absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()), "-",
+      absl::Hex(random() & 0xffffff, absl::kZeroPad6));
+}
+
+// `path` with symlinks and ".." resolved as far as it exists, so a root
+// check cannot be escaped by either.
+fs::path Canonical(const std::string& path) {
+  std::error_code error;
+  fs::path canonical = fs::weakly_canonical(fs::absolute(path), error);
+  return error ? fs::absolute(path).lexically_normal() : canonical;
+}
+
+bool IsUnder(const fs::path& path, const fs::path& root) {
+  auto p = path.begin();
+  for (auto r = root.begin(); r != root.end(); ++r, ++p) {
+    if (r->empty()) continue;  // a trailing separator
+    if (p == path.end() || *p != *r) return false;
+  }
+  return true;
+}
+
+// The last non-empty line of a worker's log: its error when it failed.
+std::string LastLogLine(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff start = std::max<std::streamoff>(0, size - 4096);
+  in.seekg(start);
+  std::string tail(static_cast<size_t>(size - start), '\0');
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  std::vector<std::string> lines =
+      absl::StrSplit(tail, absl::ByAnyChar("\r\n"), absl::SkipWhitespace());
+  return lines.empty() ? ""
+                       : std::string(absl::StripAsciiWhitespace(lines.back()));
+}
+
+std::string DescribeExit(int wait_status) {
+  if (WIFEXITED(wait_status)) {
+    return absl::StrCat("the worker exited with status ",
+                        WEXITSTATUS(wait_status));
+  }
+  if (WIFSIGNALED(wait_status)) {
+    return absl::StrCat("the worker was killed by signal ",
+                        WTERMSIG(wait_status), " (",
+                        strsignal(WTERMSIG(wait_status)), ")");
+  }
+  return "the worker ended";
+}
+
+absl::StatusOr<std::string> Sha256File(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(
+      EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    EVP_DigestUpdate(context.get(), buffer.data(),
+                     static_cast<size_t>(in.gcount()));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context.get(), digest, &length);
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    absl::StrAppend(&hex, absl::Hex(digest[i], absl::kZeroPad2));
+  }
+  return hex;
+}
+
+int64_t FolderBytes(const std::string& dir) {
+  int64_t bytes = 0;
+  std::error_code error;
+  for (const auto& item : fs::recursive_directory_iterator(dir, error)) {
+    if (item.is_regular_file(error)) bytes += item.file_size(error);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+std::string PublishedModelId(const Job& job) {
+  // The name becomes a folder: only plain names qualify.
+  auto plain = [](const std::string& name) {
+    return !name.empty() && name.size() <= 128 && name[0] != '.' &&
+           std::all_of(name.begin(), name.end(), [](char c) {
+             return absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.';
+           });
+  };
+  if (plain(job.recipe().model().name())) return job.recipe().model().name();
+  if (plain(job.recipe().name())) return job.recipe().name();
+  return job.job_id();
+}
+
+JobManager::JobManager(const JobManagerOptions& options,
+                       std::unique_ptr<JobStore> store)
+    : options_(options), store_(std::move(store)) {}
+
+absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Open(
+    JobManagerOptions options) {
+  if (options.jobs_root.empty()) {
+    return absl::InvalidArgumentError("jobs_root: is required");
+  }
+  // Absolute, so jobs report folders that mean the same to every reader.
+  options.jobs_root = fs::absolute(options.jobs_root).lexically_normal();
+  std::error_code error;
+  fs::create_directories(options.jobs_root, error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create the jobs root ", options.jobs_root, ": ",
+                     error.message()));
+  }
+  absl::StatusOr<std::unique_ptr<JobStore>> store =
+      JobStore::Open(options.db_path);
+  if (!store.ok()) return store.status();
+  absl::StatusOr<std::vector<Job>> jobs = (*store)->LoadAll();
+  if (!jobs.ok()) return jobs.status();
+
+  std::unique_ptr<JobManager> manager(
+      new JobManager(options, *std::move(store)));
+  {
+    absl::MutexLock lock(&manager->mu_);
+    for (Job& job : *jobs) {
+      Entry& entry = manager->jobs_[job.job_id()];
+      entry.job = std::move(job);
+      // The progress is rebuilt from the job's own log, which is the
+      // record of what its workers did; the stored copy may be older.
+      manager->ReadMetrics(entry);
+      if (IsActive(entry.job.state())) {
+        // Its workers died with the previous service (their parent-death
+        // signal), so the job is not running whatever the record says.
+        if (options.on_restart == OnRestart::kResume) {
+          entry.job.set_state(internvideo::v1::JOB_STATE_PENDING);
+        } else {
+          entry.job.set_state(internvideo::v1::JOB_STATE_FAILED);
+          entry.job.set_error(
+              "the service restarted while the job ran; its workers were "
+              "stopped");
+          SetTime(absl::Now(), entry.job.mutable_end_time());
+        }
+        if (absl::Status s = manager->Persist(entry); !s.ok()) return s;
+      }
+      manager->Report(entry);
+    }
+  }
+  manager->monitor_ = std::thread([m = manager.get()] { m->Monitor(); });
+  return manager;
+}
+
+JobManager::~JobManager() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    changed_.SignalAll();
+  }
+  if (monitor_.joinable()) monitor_.join();
+}
+
+std::string JobManager::JobDir(const std::string& job_id) const {
+  return (fs::path(options_.jobs_root) / job_id).string();
+}
+
+absl::Status JobManager::CheckRoots(const TrainingRecipe& recipe,
+                                    const std::string& output_dir) const {
+  std::vector<fs::path> roots = {Canonical(options_.jobs_root)};
+  for (const std::string& root : options_.allowed_roots) {
+    roots.push_back(Canonical(root));
+  }
+  auto allowed = [&roots](const std::string& path) {
+    const fs::path canonical = Canonical(path);
+    return std::any_of(roots.begin(), roots.end(), [&](const fs::path& root) {
+      return IsUnder(canonical, root);
+    });
+  };
+  auto denied = [](const std::string& field, const std::string& path) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        field, ": ", path, " is outside the service's allowed roots"));
+  };
+  if (!allowed(output_dir)) return denied("recipe.output_dir", output_dir);
+  // Reads are confined only when roots were given: a service without them
+  // trusts its callers with every file it can read.
+  if (options_.allowed_roots.empty()) return absl::OkStatus();
+  for (const auto& [name, data] :
+       {std::pair{"train_data", &recipe.train_data()},
+        std::pair{"eval_data", &recipe.eval_data()}}) {
+    for (int i = 0; i < data->manifests_size(); ++i) {
+      if (!allowed(data->manifests(i).path())) {
+        return denied(absl::StrCat("recipe.", name, ".manifests[", i, "].path"),
+                      data->manifests(i).path());
+      }
+    }
+  }
+  for (int i = 0; i < recipe.init_size(); ++i) {
+    if (!allowed(recipe.init(i).path())) {
+      return denied(absl::StrCat("recipe.init[", i, "].path"),
+                    recipe.init(i).path());
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Job> JobManager::Submit(TrainingRecipe recipe,
+                                       const std::string& job_id) {
+  if (!job_id.empty() && !ValidJobId(job_id)) {
+    return absl::InvalidArgumentError(
+        "job_id: must be 1-64 characters of [A-Za-z0-9_-]");
+  }
+  const std::string id = job_id.empty() ? NewJobId() : job_id;
+  // A recipe sent over the wire has no folder of its own: relative paths
+  // mean the service's working directory.
+  ResolveRecipePaths(fs::current_path().string(), recipe);
+  const std::string output_dir =
+      recipe.output_dir().empty()
+          ? JobDir(id)
+          : fs::absolute(recipe.output_dir()).lexically_normal().string();
+  // Roots before validation, so that validation (which opens manifests)
+  // never reveals whether a file outside them exists.
+  if (absl::Status s = CheckRoots(recipe, output_dir); !s.ok()) return s;
+  if (absl::StatusOr<model::InternVideoConfig> valid = ValidateRecipe(recipe);
+      !valid.ok()) {
+    return valid.status();
+  }
+
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("the service is stopping");
+  if (jobs_.count(id) > 0) {
+    return absl::AlreadyExistsError(absl::StrCat("job_id: ", id, " exists"));
+  }
+  for (const auto& [other_id, other] : jobs_) {
+    // Two runs in one folder would resume from each other's checkpoints.
+    if ((IsActive(other.job.state()) || other.pid > 0) &&
+        other.job.output_dir() == output_dir) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "recipe.output_dir: ", output_dir, " is in use by job ", other_id));
+    }
+  }
+  const int64_t active = std::count_if(jobs_.begin(), jobs_.end(), [](auto& j) {
+    return IsActive(j.second.job.state());
+  });
+  if (active >= options_.max_active_jobs) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the service runs its maximum of ",
+                     options_.max_active_jobs, " jobs; retry later"));
+  }
+  std::error_code error;
+  fs::create_directories(JobDir(id), error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot create ", JobDir(id), ": ", error.message()));
+  }
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(recipe, &text);
+  if (absl::Status s = files::WriteFileAtomically(
+          (fs::path(JobDir(id)) / kRecipeFile).string(), text);
+      !s.ok()) {
+    return s;
+  }
+
+  Entry entry;
+  entry.job.set_job_id(id);
+  *entry.job.mutable_recipe() = std::move(recipe);
+  entry.job.set_state(internvideo::v1::JOB_STATE_PENDING);
+  entry.job.set_output_dir(output_dir);
+  SetTime(absl::Now(), entry.job.mutable_create_time());
+  // Acknowledged only once durable: a submit that returned survives kill -9.
+  if (absl::Status s = Persist(entry); !s.ok()) return s;
+  Entry& stored = jobs_[id] = std::move(entry);
+  Report(stored);
+  RefreshProgress(stored.job);
+  return stored.job;
+}
+
+absl::StatusOr<Job> JobManager::Get(const std::string& job_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(absl::StrCat("job_id: no job ", job_id));
+  }
+  Job job = it->second.job;
+  RefreshProgress(job);
+  return job;
+}
+
+absl::StatusOr<ListJobsResponse> JobManager::List(
+    const ListJobsRequest& request) const {
+  if (request.page_size() < 0 || request.page_size() > 1000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size: must be in [0, 1000], got ", request.page_size()));
+  }
+  const int page_size = request.page_size() == 0 ? 50 : request.page_size();
+  // A token is the (create time, id) of the last job sent: stable while
+  // jobs are added, unlike an offset.
+  std::pair<int64_t, std::string> after;
+  const bool has_token = !request.page_token().empty();
+  if (has_token) {
+    std::vector<std::string> parts =
+        absl::StrSplit(request.page_token(), absl::MaxSplits('/', 1));
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &after.first)) {
+      return absl::InvalidArgumentError(
+          "page_token: not a token from ListJobs");
+    }
+    after.second = parts[1];
+  }
+  std::vector<Job> jobs;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, entry] : jobs_) {
+      if (!request.states().empty() &&
+          std::find(request.states().begin(), request.states().end(),
+                    entry.job.state()) == request.states().end()) {
+        continue;
+      }
+      if (has_token &&
+          std::pair{CreateNanos(entry.job), id} >= after) {  // newest first
+        continue;
+      }
+      jobs.push_back(entry.job);
+    }
+  }
+  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+    return std::pair{CreateNanos(a), a.job_id()} >
+           std::pair{CreateNanos(b), b.job_id()};
+  });
+  ListJobsResponse response;
+  for (size_t i = 0; i < jobs.size() && i < static_cast<size_t>(page_size);
+       ++i) {
+    RefreshProgress(jobs[i]);
+    *response.add_jobs() = jobs[i];
+  }
+  if (jobs.size() > static_cast<size_t>(page_size)) {
+    const Job& last = response.jobs(page_size - 1);
+    response.set_next_page_token(
+        absl::StrCat(CreateNanos(last), "/", last.job_id()));
+  }
+  return response;
+}
+
+absl::StatusOr<Job> JobManager::Cancel(const std::string& job_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(absl::StrCat("job_id: no job ", job_id));
+  }
+  Entry& entry = it->second;
+  const JobState state = entry.job.state();
+  if (state == internvideo::v1::JOB_STATE_SUCCEEDED ||
+      state == internvideo::v1::JOB_STATE_FAILED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job_id, " already ",
+                     state == internvideo::v1::JOB_STATE_SUCCEEDED ? "SUCCEEDED"
+                                                                   : "FAILED"));
+  }
+  if (IsActive(state)) {
+    entry.job.set_state(internvideo::v1::JOB_STATE_CANCELLED);
+    SetTime(absl::Now(), entry.job.mutable_end_time());
+    if (absl::Status s = Persist(entry); !s.ok()) return s;
+    if (entry.pid > 0) {
+      // SIGTERM: the trainer stops at the next step boundary; the monitor
+      // kills the group if it has not ended by kill_at.
+      kill(-entry.pid, SIGTERM);
+      entry.kill_at = absl::Now() + options_.stop_grace;
+    }
+    Report(entry);
+  }
+  Job job = entry.job;
+  RefreshProgress(job);
+  return job;
+}
+
+absl::StatusOr<std::vector<Checkpoint>> JobManager::ListCheckpoints(
+    const std::string& job_id) const {
+  absl::StatusOr<Job> job = Get(job_id);
+  if (!job.ok()) return job.status();
+  // Outside the lock: verifying checksums reads every checkpoint file.
+  std::vector<Checkpoint> checkpoints;
+  for (const CheckpointInfo& info :
+       ListTrainingCheckpoints(job->output_dir())) {
+    Checkpoint& checkpoint = checkpoints.emplace_back();
+    checkpoint.set_path(info.path);
+    checkpoint.set_step(info.state.step);
+    checkpoint.mutable_metrics()->insert(info.state.metrics.begin(),
+                                         info.state.metrics.end());
+    struct stat st;
+    if (stat(info.path.c_str(), &st) == 0) {
+      SetTime(absl::TimeFromTimespec(st.st_mtim),
+              checkpoint.mutable_create_time());
+    }
+    checkpoint.set_size_bytes(FolderBytes(info.path));
+    absl::StatusOr<std::string> sha =
+        Sha256File((fs::path(info.path) / "model.safetensors").string());
+    if (sha.ok()) checkpoint.set_sha256(*sha);
+    if (!options_.publish_root.empty()) {
+      const std::string model_id = PublishedModelId(*job);
+      const std::string version = fs::path(info.path).filename().string();
+      if (fs::is_directory(fs::path(options_.publish_root) / model_id /
+                           version)) {
+        checkpoint.mutable_published_as()->set_model_id(model_id);
+        checkpoint.mutable_published_as()->set_version(version);
+      }
+    }
+  }
+  return checkpoints;
+}
+
+absl::StatusOr<std::vector<JobManager::Update>> JobManager::WaitForUpdates(
+    const std::string& job_id, uint64_t after, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(absl::StrCat("job_id: no job ", job_id));
+  }
+  const Entry& entry = it->second;  // entries are never erased
+  if (after == 0) return std::vector<Update>{entry.history.back()};
+  while (entry.history.back().sequence <= after && !stopping_) {
+    if (changed_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+  std::vector<Update> updates;
+  for (const Update& update : entry.history) {
+    if (update.sequence > after) updates.push_back(update);
+  }
+  return updates;
+}
+
+void JobManager::Report(Entry& entry) {
+  RefreshProgress(entry.job);
+  Update update;
+  update.progress = entry.job.progress();
+  update.sequence = entry.next_sequence++;
+  update.final = IsFinal(entry.job.state());
+  entry.history.push_back(std::move(update));
+  // A finished job's reports matter only to watchers still catching up;
+  // keeping a few bounds the memory of a service with many old jobs.
+  const size_t keep = entry.history.back().final ? kFinishedHistory : kHistory;
+  while (entry.history.size() > keep) entry.history.pop_front();
+  changed_.SignalAll();
+}
+
+absl::Status JobManager::Persist(const Entry& entry) {
+  absl::Status status = store_->Put(entry.job);
+  if (!status.ok()) {
+    std::fprintf(stderr, "trainer service: %s\n", status.ToString().c_str());
+  }
+  return status;
+}
+
+void JobManager::ReadMetrics(Entry& entry) {
+  const std::string path =
+      (fs::path(entry.job.output_dir()) / kMetricsLog).string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return;
+  in.seekg(0, std::ios::end);
+  const int64_t size = in.tellg();
+  // A resumed run rewrites the log without the steps after its checkpoint.
+  if (size < entry.log_offset) entry.log_offset = 0;
+  if (size == entry.log_offset) return;
+  in.seekg(entry.log_offset);
+  std::string chunk(static_cast<size_t>(size - entry.log_offset), '\0');
+  in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+  // Only whole lines: the writer may be halfway through one.
+  const size_t end = chunk.rfind('\n');
+  if (end == std::string::npos) return;
+  entry.log_offset += static_cast<int64_t>(end + 1);
+  JobProgress& progress = *entry.job.mutable_progress();
+  for (absl::string_view line :
+       absl::StrSplit(absl::string_view(chunk).substr(0, end), '\n',
+                      absl::SkipWhitespace())) {
+    nlohmann::json event = nlohmann::json::parse(line, nullptr, false);
+    if (event.is_discarded() || !event.contains("step")) continue;
+    const int64_t step = event["step"].get<int64_t>();
+    if (event.contains("eval") && event["eval"].is_object()) {
+      progress.clear_eval_metrics();
+      for (const auto& [key, value] : event["eval"].items()) {
+        if (value.is_number()) (*progress.mutable_eval_metrics())[key] = value;
+      }
+      progress.set_eval_step(step);
+    } else {
+      progress.set_step(step);
+      progress.set_loss(event.value("loss", 0.0));
+      progress.set_learning_rate(event.value("lr", 0.0));
+      progress.set_clips_per_second(event.value("clips_per_second", 0.0));
+    }
+    Report(entry);
+  }
+}
+
+void JobManager::Launch(Entry& entry) {
+  const std::string job_dir = JobDir(entry.job.job_id());
+  std::vector<std::string> args = {options_.iv_binary, "train",
+                                   (fs::path(job_dir) / kRecipeFile).string(),
+                                   "--output-dir", entry.job.output_dir()};
+  if (RecipeWorldSize(entry.job.recipe()) > 1) {
+    // The local launcher of `iv train` starts one process per rank.
+    args.push_back("--nproc");
+    args.push_back(absl::StrCat(RecipeWorldSize(entry.job.recipe())));
+  }
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const std::string log_path = (fs::path(job_dir) / kWorkerLog).string();
+  const int log =
+      open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const long max_fd = std::min<long>(sysconf(_SC_OPEN_MAX), 1 << 16);
+  const pid_t parent = getpid();
+  const pid_t pid = log < 0 ? -1 : fork();
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec: the service is
+    // multithreaded.
+    setpgid(0, 0);  // its own group, so signals reach all its processes
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the service
+    if (getppid() != parent) _exit(127);
+    const int null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    dup2(log, 1);
+    dup2(log, 2);
+    for (long fd = 3; fd < max_fd; ++fd) close(static_cast<int>(fd));
+    execv(argv[0], argv.data());
+    static const char kMessage[] = "iv train: cannot execute the iv binary\n";
+    (void)!write(2, kMessage, sizeof(kMessage) - 1);
+    _exit(127);
+  }
+  const int start_errno = errno;  // of open or fork, before close runs
+  if (log >= 0) close(log);
+  if (pid < 0) {
+    entry.job.set_state(internvideo::v1::JOB_STATE_FAILED);
+    entry.job.set_error(absl::StrCat("cannot start the worker (log ", log_path,
+                                     "): ", std::strerror(start_errno)));
+    SetTime(absl::Now(), entry.job.mutable_end_time());
+  } else {
+    setpgid(pid, pid);  // also here, so kill(-pid) works at once
+    entry.pid = pid;
+    entry.log_offset = 0;
+    entry.kill_at = absl::InfiniteFuture();
+    entry.job.set_state(internvideo::v1::JOB_STATE_RUNNING);
+    SetTime(absl::Now(), entry.job.mutable_start_time());
+  }
+  (void)Persist(entry);
+  Report(entry);
+}
+
+void JobManager::Finish(Entry& entry, int wait_status) {
+  // Processes the worker left in its group (ranks of a multi-process job).
+  kill(-entry.pid, SIGKILL);
+  entry.pid = 0;
+  ReadMetrics(entry);
+  if (entry.job.state() == internvideo::v1::JOB_STATE_RUNNING) {
+    SetTime(absl::Now(), entry.job.mutable_end_time());
+    if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) {
+      entry.job.set_state(internvideo::v1::JOB_STATE_SUCCEEDED);
+      std::vector<CheckpointInfo> checkpoints =
+          ListTrainingCheckpoints(entry.job.output_dir());
+      if (!checkpoints.empty()) {
+        if (absl::Status s = Publish(entry.job, checkpoints.back().path);
+            !s.ok()) {
+          // The job did succeed; a failed publish is the service's problem.
+          std::fprintf(stderr, "trainer service: job %s: %s\n",
+                       entry.job.job_id().c_str(), s.ToString().c_str());
+        }
+      }
+    } else {
+      const std::string line = LastLogLine(
+          (fs::path(JobDir(entry.job.job_id())) / kWorkerLog).string());
+      entry.job.set_state(internvideo::v1::JOB_STATE_FAILED);
+      entry.job.set_error(
+          line.empty()
+              ? DescribeExit(wait_status)
+              : absl::StrCat(line, " (", DescribeExit(wait_status), ")"));
+    }
+  }
+  (void)Persist(entry);
+  Report(entry);
+}
+
+absl::Status JobManager::Publish(const Job& job,
+                                 const std::string& checkpoint) const {
+  if (options_.publish_root.empty()) return absl::OkStatus();
+  const fs::path dir = fs::path(options_.publish_root) / PublishedModelId(job);
+  const fs::path target = dir / fs::path(checkpoint).filename();
+  if (fs::exists(target)) return absl::OkStatus();
+  // Built under a temporary name and renamed, so the encoder service sees a
+  // whole version or none. Hard links cost no space and outlive the
+  // trainer's pruning of its own copy.
+  const fs::path temp =
+      dir / absl::StrCat(".tmp-", target.filename().string(), "-", getpid());
+  std::error_code error;
+  fs::remove_all(temp, error);
+  fs::create_directories(temp, error);
+  if (error) {
+    return absl::InternalError(absl::StrCat("cannot publish to ", temp.string(),
+                                            ": ", error.message()));
+  }
+  for (const auto& item : fs::recursive_directory_iterator(checkpoint, error)) {
+    const fs::path to = temp / fs::relative(item.path(), checkpoint);
+    if (item.is_directory()) {
+      fs::create_directories(to, error);
+    } else {
+      fs::create_hard_link(item.path(), to, error);
+      if (error) fs::copy_file(item.path(), to, error);  // another file system
+    }
+    if (error) break;
+  }
+  if (!error) fs::rename(temp, target, error);
+  if (error) {
+    fs::remove_all(temp);
+    return absl::InternalError(absl::StrCat("cannot publish ", checkpoint,
+                                            " as ", target.string(), ": ",
+                                            error.message()));
+  }
+  if (const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY); fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  return absl::OkStatus();
+}
+
+void JobManager::Monitor() {
+  {
+    absl::MutexLock lock(&mu_);
+    while (!stopping_) {
+      const absl::Time now = absl::Now();
+      for (auto& [id, entry] : jobs_) {
+        if (entry.job.state() == internvideo::v1::JOB_STATE_PENDING &&
+            entry.pid == 0) {
+          Launch(entry);
+        }
+        if (entry.pid <= 0) continue;
+        ReadMetrics(entry);
+        int status = 0;
+        if (waitpid(entry.pid, &status, WNOHANG) == entry.pid) {
+          Finish(entry, status);
+        } else if (now >= entry.kill_at) {
+          kill(-entry.pid, SIGKILL);
+        }
+      }
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.poll_interval);
+    }
+  }
+  StopWorkers();
+}
+
+void JobManager::StopWorkers() {
+  std::vector<pid_t> workers;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, entry] : jobs_) {
+      if (entry.pid > 0) workers.push_back(entry.pid);
+    }
+  }
+  // Like a cancel, but the records stay RUNNING: a later service resumes
+  // them from the checkpoint each writes now.
+  for (pid_t pid : workers) kill(-pid, SIGTERM);
+  const absl::Time kill_at = absl::Now() + options_.stop_grace;
+  while (!workers.empty()) {
+    for (auto it = workers.begin(); it != workers.end();) {
+      int status = 0;
+      if (waitpid(*it, &status, WNOHANG) != 0) {
+        kill(-*it, SIGKILL);
+        it = workers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (absl::Now() >= kill_at) {
+      for (pid_t pid : workers) {
+        kill(-pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+      }
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
+}  // namespace iv::trainer::service
