@@ -95,6 +95,24 @@ int64_t StepOf(const fs::path& dir) {
   return step;
 }
 
+// The folders named like checkpoints under `output_dir`, oldest first, by
+// name alone: nothing in them is read.
+std::vector<std::pair<int64_t, std::string>> CheckpointFolders(
+    const std::string& output_dir) {
+  std::vector<std::pair<int64_t, std::string>> dirs;
+  const fs::path root = fs::path(output_dir) / kCheckpointsDir;
+  std::error_code error;
+  if (!fs::is_directory(root, error)) return dirs;
+  for (const auto& entry : fs::directory_iterator(root, error)) {
+    const int64_t step = StepOf(entry.path());
+    if (step >= 0 && entry.is_directory()) {
+      dirs.emplace_back(step, entry.path().string());
+    }
+  }
+  std::sort(dirs.begin(), dirs.end());
+  return dirs;
+}
+
 }  // namespace
 
 absl::Status VerifyChecksums(const std::string& dir) {
@@ -209,17 +227,8 @@ absl::StatusOr<std::string> WriteTrainingCheckpoint(
 std::vector<CheckpointInfo> ListTrainingCheckpoints(
     const std::string& output_dir, std::vector<std::string>* skipped) {
   std::vector<CheckpointInfo> found;
-  const fs::path root = fs::path(output_dir) / kCheckpointsDir;
-  std::error_code error;
-  if (!fs::is_directory(root, error)) return found;
-  std::vector<std::pair<int64_t, std::string>> dirs;
-  for (const auto& entry : fs::directory_iterator(root, error)) {
-    const int64_t step = StepOf(entry.path());
-    if (step >= 0 && entry.is_directory()) {
-      dirs.emplace_back(step, entry.path().string());
-    }
-  }
-  std::sort(dirs.begin(), dirs.end());
+  const std::vector<std::pair<int64_t, std::string>> dirs =
+      CheckpointFolders(output_dir);
   for (const auto& [step, dir] : dirs) {
     absl::Status verified = VerifyChecksums(dir);
     absl::StatusOr<std::string> text =
@@ -264,10 +273,13 @@ absl::StatusOr<TrainerState> LoadTrainingCheckpoint(
 
 void PruneTrainingCheckpoints(const std::string& output_dir, int keep) {
   if (keep <= 0) return;
-  std::vector<CheckpointInfo> all = ListTrainingCheckpoints(output_dir);
+  // By name only: verifying every kept checkpoint here would re-read them
+  // all each time one is written.
+  const std::vector<std::pair<int64_t, std::string>> all =
+      CheckpointFolders(output_dir);
   std::error_code error;
   for (size_t i = 0; i + keep < all.size(); ++i) {
-    fs::remove_all(all[i].path, error);
+    fs::remove_all(all[i].second, error);
   }
 }
 

@@ -60,7 +60,8 @@ absl::StatusOr<TrainerState> LoadTrainingCheckpoint(
     const std::string& path, model::InternVideoModel& model,
     TrainingOptimizer& optimizer);
 
-// Keeps the newest `keep` checkpoints (0 = all).
+// Keeps the newest `keep` checkpoint folders (0 = all), judged by their
+// names only, so that writing a checkpoint does not re-read every other.
 void PruneTrainingCheckpoints(const std::string& output_dir, int keep);
 
 // Verifies a folder's CHECKSUMS. DATA_LOSS naming the first bad file.
