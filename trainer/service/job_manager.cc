@@ -1,7 +1,6 @@
 #include "trainer/service/job_manager.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -23,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/files/atomic_file.h"
+#include "common/files/file_digest.h"
 #include "google/protobuf/text_format.h"
 #include "nlohmann/json.hpp"
 #include "trainer/recipe.h"
@@ -162,28 +162,6 @@ std::string DescribeExit(int wait_status) {
                         strsignal(WTERMSIG(wait_status)), ")");
   }
   return "the worker ended";
-}
-
-absl::StatusOr<std::string> Sha256File(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(
-      EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
-  std::vector<char> buffer(1 << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    EVP_DigestUpdate(context.get(), buffer.data(),
-                     static_cast<size_t>(in.gcount()));
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(context.get(), digest, &length);
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    absl::StrAppend(&hex, absl::Hex(digest[i], absl::kZeroPad2));
-  }
-  return hex;
 }
 
 int64_t FolderBytes(const std::string& dir) {
@@ -505,7 +483,7 @@ absl::StatusOr<std::vector<Checkpoint>> JobManager::ListCheckpoints(
     }
     checkpoint.set_size_bytes(FolderBytes(info.path));
     absl::StatusOr<std::string> sha =
-        Sha256File((fs::path(info.path) / "model.safetensors").string());
+        files::Sha256File((fs::path(info.path) / "model.safetensors").string());
     if (sha.ok()) checkpoint.set_sha256(*sha);
     if (!options_.publish_root.empty()) {
       const std::string model_id = PublishedModelId(*job);
