@@ -17,7 +17,9 @@
 #include "common/process/command.h"
 #include "nlohmann/json.hpp"
 #include "tools/bench/decode_benchmark.h"
+#include "tools/bench/embed_benchmark.h"
 #include "tools/bench/encoder_benchmark.h"
+#include "tools/bench/search_benchmark.h"
 
 namespace iv::cli {
 namespace {
@@ -203,6 +205,114 @@ void AddTrainBenchmarkCommand(CLI::App& bench) {
   });
 }
 
+void AddEmbedBenchmarkCommand(CLI::App& bench) {
+  auto options = std::make_shared<bench::EmbedBenchmarkOptions>();
+  CLI::App* embed = bench.add_subcommand(
+      "embed",
+      "EmbedVideo throughput of the encoder service with dynamic batching vs "
+      "one request at a time, many concurrent clients on loopback");
+  embed->add_option("--requests", options->requests, "timed calls per figure")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  embed->add_option("--clients", options->clients, "concurrent clients")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  embed
+      ->add_option("--max-batch", options->max_batch,
+                   "clips per forward of the batched server")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 4096));
+  embed
+      ->add_option("--max-queue-delay-ms", options->max_queue_delay_ms,
+                   "how long a request waits to fill a batch")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 10000.0));
+  embed
+      ->add_option("--decode-threads", options->decode_threads,
+                   "the servers' decoding threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  embed
+      ->add_option("--threads", options->threads,
+                   "intra-op threads of the model (0: one per core)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
+  embed
+      ->add_option("--model", options->model,
+                   "iv-tiny (its video tower, random weights) or test (the "
+                   "tests' 32 px model)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"iv-tiny", "test"}));
+  embed
+      ->add_option("--work-dir", options->work_dir,
+                   "emptied, then holds the videos and the model")
+      ->capture_default_str();
+  embed->callback([options] {
+    absl::Status status = bench::RunEmbedBenchmark(*options);
+    if (!status.ok()) {
+      std::fprintf(stderr, "iv bench embed: %s\n",
+                   std::string(status.message()).c_str());
+      throw CLI::RuntimeError(1);
+    }
+  });
+}
+
+void AddSearchBenchmarkCommand(CLI::App& bench) {
+  auto options = std::make_shared<bench::SearchBenchmarkOptions>();
+  CLI::App* search = bench.add_subcommand(
+      "search",
+      "Search-by-vector QPS, p50/p99 latency and recall@k through the index "
+      "service over gRPC with concurrent clients vs FAISS in-process on the "
+      "same HNSW index, same queries and threads");
+  search->add_option("--vectors", options->vectors, "records indexed")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 10000000));
+  search->add_option("--dim", options->dim, "vector dimension")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 4096));
+  search
+      ->add_option("--clients", options->clients,
+                   "concurrent clients (and in-process threads)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  search
+      ->add_option("--queries", options->queries,
+                   "timed queries per side and round")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  search
+      ->add_option("--rounds", options->rounds,
+                   "alternating rounds of both sides (the median is shown)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  search->add_option("--k", options->k, "results per query")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  search->add_option("--hnsw-m", options->hnsw_m, "HNSW links per node (M)")
+      ->capture_default_str()
+      ->check(CLI::Range(4, 128));
+  search
+      ->add_option("--ef-construction", options->ef_construction,
+                   "HNSW efConstruction")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 2048));
+  search->add_option("--ef-search", options->ef_search, "HNSW efSearch")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  search->add_option("--work-dir", options->work_dir,
+                     "folder for the service's data, kept so that a later run "
+                     "with the same options reuses the built index (default: "
+                     "a temporary folder, removed at the end)");
+  search->callback([options] {
+    absl::Status status = bench::RunSearchBenchmark(*options);
+    if (!status.ok()) {
+      std::fprintf(stderr, "iv bench search: %s\n",
+                   std::string(status.message()).c_str());
+      throw CLI::RuntimeError(1);
+    }
+  });
+}
+
 }  // namespace
 
 void AddBenchCommand(CLI::App& iv) {
@@ -246,6 +356,8 @@ void AddBenchCommand(CLI::App& iv) {
   });
   AddEncoderCommand(*bench);
   AddTrainBenchmarkCommand(*bench);
+  AddEmbedBenchmarkCommand(*bench);
+  AddSearchBenchmarkCommand(*bench);
 }
 
 }  // namespace iv::cli

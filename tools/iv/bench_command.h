@@ -5,7 +5,7 @@
 
 namespace iv::cli {
 
-// `iv bench decode` and `iv bench encoder` (more areas add their
+// `iv bench decode`, `encoder`, `train` and `search` (more areas add their
 // benchmarks here).
 void AddBenchCommand(CLI::App& iv);
 

@@ -1,0 +1,93 @@
+#include "encoder_service/encoder_service.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/serving/status.h"
+
+namespace iv::encoder {
+namespace {
+
+using serving::ToGrpcStatus;
+
+template <typename T>
+grpc::Status Reply(absl::StatusOr<T> result, T* response) {
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = std::move(*result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status EncoderServiceImpl::EmbedVideo(
+    grpc::ServerContext*, const internvideo::v1::EmbedVideoRequest* request,
+    internvideo::v1::EmbedVideoResponse* response) {
+  return Reply(encoder_->EmbedVideo(*request), response);
+}
+
+grpc::Status EncoderServiceImpl::EmbedVideoStream(
+    grpc::ServerContext*,
+    grpc::ServerReader<internvideo::v1::EmbedVideoStreamRequest>* reader,
+    internvideo::v1::EmbedVideoResponse* response) {
+  internvideo::v1::EmbedVideoStreamRequest message;
+  if (!reader->Read(&message) || !message.has_request()) {
+    return ToGrpcStatus(serving::InvalidField(
+        "request", "the stream's first message must carry the request"));
+  }
+  const internvideo::v1::EmbedVideoRequest request = message.request();
+  if (!request.video().has_chunked()) {
+    return ToGrpcStatus(serving::InvalidField(
+        "video.chunked", "must be set: the bytes follow as chunks"));
+  }
+  const int64_t limit = encoder_->options().max_video_bytes;
+  const int64_t announced = request.video().chunked().total_bytes();
+  auto too_large = [limit](int64_t bytes) {
+    return ToGrpcStatus(absl::ResourceExhaustedError(
+        absl::StrCat("video.chunked: ", bytes,
+                     " bytes, more than the "
+                     "server's maximum video size of ",
+                     limit, " bytes")));
+  };
+  if (announced > limit) return too_large(announced);
+  std::string content;
+  while (reader->Read(&message)) {
+    if (!message.has_chunk()) {
+      return ToGrpcStatus(serving::InvalidField(
+          "request", "only the stream's first message may carry it"));
+    }
+    content += message.chunk().data();
+    if (static_cast<int64_t>(content.size()) > limit) {
+      return too_large(content.size());
+    }
+  }
+  if (announced > 0 && static_cast<int64_t>(content.size()) != announced) {
+    return ToGrpcStatus(serving::InvalidField(
+        "video.chunked.total_bytes",
+        absl::StrCat("announced ", announced, " bytes, received ",
+                     content.size())));
+  }
+  return Reply(encoder_->EmbedUploadedVideo(request, std::move(content)),
+               response);
+}
+
+grpc::Status EncoderServiceImpl::BatchEmbedVideos(
+    grpc::ServerContext*,
+    const internvideo::v1::BatchEmbedVideosRequest* request,
+    internvideo::v1::BatchEmbedVideosResponse* response) {
+  return Reply(encoder_->BatchEmbedVideos(*request), response);
+}
+
+grpc::Status EncoderServiceImpl::EmbedText(
+    grpc::ServerContext*, const internvideo::v1::EmbedTextRequest* request,
+    internvideo::v1::EmbedTextResponse* response) {
+  return Reply(encoder_->EmbedText(*request), response);
+}
+
+grpc::Status EncoderServiceImpl::GetModelInfo(
+    grpc::ServerContext*, const internvideo::v1::GetModelInfoRequest* request,
+    internvideo::v1::GetModelInfoResponse* response) {
+  return Reply(encoder_->GetModelInfo(*request), response);
+}
+
+}  // namespace iv::encoder

@@ -1,0 +1,653 @@
+// The encoder service on loopback with real gRPC clients, a real tiny
+// model (random weights, written as a native checkpoint) and SynthWorld
+// videos decoded by FFmpeg. Expected embeddings come from the model
+// library's direct forward on the same frames, one clip at a time.
+#include "encoder_service/encoder_service.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/data/synthworld.h"
+#include "common/model/internvideo/internvideo_checkpoint.h"
+#include "common/process/command.h"
+#include "common/serving/connection.h"
+#include "common/serving/server.h"
+#include "common/testing/temp_dir.h"
+#include "common/video/decoder.h"
+#include "common/video/sampler.h"
+#include "common/video/transforms.h"
+#include "encoder_service/encoder.h"
+#include "encoder_service/model_registry.h"
+#include "encoder_service/testing/tiny_checkpoint.h"
+#include "third_party/grpc_health/health.grpc.pb.h"
+
+namespace iv::encoder {
+namespace {
+
+namespace fs = std::filesystem;
+using internvideo::v1::EmbedTextRequest;
+using internvideo::v1::EmbedTextResponse;
+using internvideo::v1::EmbedVideoRequest;
+using internvideo::v1::EmbedVideoResponse;
+using internvideo::v1::EncoderService;
+
+constexpr char kModel[] = "iv-test-tiny";
+constexpr char kVersion1[] = "step-00000001";
+constexpr char kVersion2[] = "step-00000002";
+
+// Rendered once: <root>/videos/clips/train_0000N.mp4 (2 s, 32 frames, 64
+// px), a corrupt .mp4 beside them, a video outside the roots, and version
+// 1 of the model under <root>/models/iv-test-tiny/.
+struct World {
+  std::string root, videos, outside, models;
+};
+
+const World& TestWorld() {
+  static const World* world = [] {
+    auto* w = new World;
+    w->root = iv::test::FreshTempDir("encoder_world");
+    w->videos = w->root + "/videos";
+    w->outside = w->root + "/outside";
+    w->models = absl::StrCat(w->root, "/models/", kModel);
+    data::synthworld::SynthOptions options;
+    options.out_dir = w->videos;
+    options.seed = 7;
+    options.size = 64;
+    options.train_clips = 6;
+    options.val_clips = 0;
+    options.test_clips = 0;
+    options.test_untrimmed = 0;
+    options.threads = 2;
+    EXPECT_TRUE(data::synthworld::RenderWorld(options, {}).ok());
+    fs::create_directories(w->outside);
+    fs::copy_file(w->videos + "/clips/train_00000.mp4",
+                  w->outside + "/secret.mp4");
+    std::mt19937 rng(1);
+    std::string noise(20000, '\0');
+    for (char& c : noise) c = static_cast<char>(rng());
+    std::ofstream(w->videos + "/corrupt.mp4", std::ios::binary) << noise;
+    fs::create_symlink(w->outside + "/secret.mp4", w->videos + "/escape.mp4");
+    EXPECT_TRUE(
+        testing::WriteTinyCheckpoint(absl::StrCat(w->models, "/", kVersion1), 1)
+            .ok());
+    return w;
+  }();
+  return *world;
+}
+
+// A registry, encoder and gRPC server on loopback, and a client.
+class TestServer {
+ public:
+  TestServer(const std::string& model_dir, EncoderOptions options,
+             absl::Duration poll = absl::Seconds(60)) {
+    ModelRegistryOptions registry_options;
+    registry_options.model_dir = model_dir;
+    registry_options.poll_interval = poll;
+    registry_ = std::make_unique<ModelRegistry>(registry_options, nullptr);
+    options.allowed_roots = {TestWorld().videos};
+    encoder_ = std::make_unique<Encoder>(options, registry_.get());
+    service_ = std::make_unique<EncoderServiceImpl>(encoder_.get());
+    auto server = serving::Server::Start({}, {service_.get()});
+    EXPECT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    auto connection = serving::Connection::Open(
+        absl::StrCat("127.0.0.1:", server_->port()), {});
+    EXPECT_TRUE(connection.ok());
+    channel_ = connection->channel();
+  }
+
+  ModelRegistry& registry() { return *registry_; }
+  Encoder& encoder() { return *encoder_; }
+  std::unique_ptr<EncoderService::Stub> NewStub() const {
+    return EncoderService::NewStub(channel_);
+  }
+
+  grpc::Status EmbedVideo(const EmbedVideoRequest& request,
+                          EmbedVideoResponse* response) const {
+    grpc::ClientContext context;
+    return NewStub()->EmbedVideo(&context, request, response);
+  }
+  grpc::Status EmbedText(const std::vector<std::string>& texts,
+                         EmbedTextResponse* response) const {
+    EmbedTextRequest request;
+    for (const std::string& text : texts) request.add_texts(text);
+    grpc::ClientContext context;
+    return NewStub()->EmbedText(&context, request, response);
+  }
+
+ private:
+  std::unique_ptr<ModelRegistry> registry_;
+  std::unique_ptr<Encoder> encoder_;
+  std::unique_ptr<EncoderServiceImpl> service_;
+  std::unique_ptr<serving::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+EncoderOptions Options(int max_batch, absl::Duration delay, int max_queue) {
+  EncoderOptions options;
+  options.batcher.max_batch = max_batch;
+  options.batcher.max_queue_delay = delay;
+  options.batcher.max_queue = max_queue;
+  return options;
+}
+
+std::unique_ptr<TestServer> StartLoaded(EncoderOptions options) {
+  auto server = std::make_unique<TestServer>(TestWorld().models, options);
+  const absl::Status loaded = server->registry().Poll();
+  EXPECT_TRUE(loaded.ok()) << loaded;
+  return server;
+}
+
+torch::Tensor Values(const internvideo::v1::Embedding& embedding) {
+  return torch::tensor(
+      std::vector<float>(embedding.values().begin(), embedding.values().end()));
+}
+
+torch::Tensor Unit(const torch::Tensor& v) { return v / v.norm(); }
+
+void ExpectNear(const torch::Tensor& actual, const torch::Tensor& expected) {
+  ASSERT_EQ(actual.sizes(), expected.sizes());
+  EXPECT_LT((actual - expected).abs().max().item<float>(), 1e-5)
+      << actual << "\nvs\n"
+      << expected;
+}
+
+// The model of one version, loaded by the test itself.
+model::LoadedInternVideo LoadVersion(const std::string& version) {
+  absl::StatusOr<model::LoadedInternVideo> loaded =
+      model::LoadInternVideo(absl::StrCat(TestWorld().models, "/", version));
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  return std::move(*loaded);
+}
+
+// The direct forward of one clip of `path`: the frames `indices`, resized to
+// 32 px, centre-cropped, CLIP-normalized. Not normalized.
+torch::Tensor DirectClipEmbedding(model::LoadedInternVideo& model,
+                                  const std::string& path,
+                                  const std::vector<int64_t>& indices) {
+  auto decoder = video::VideoDecoder::Open(path);
+  EXPECT_TRUE(decoder.ok());
+  torch::Tensor frames = *(*decoder)->DecodeFrames(indices);
+  torch::Tensor clip = video::Normalize(
+      video::CenterCrop(video::ResizeShortSide(video::ToFloatClip(frames), 32),
+                        32),
+      video::kClipNormalization);
+  torch::NoGradGuard no_grad;
+  return model.model->multimodal()->EncodeVideo(clip.unsqueeze(0))[0];
+}
+
+std::string Clip(int i) { return absl::StrCat("clips/train_0000", i, ".mp4"); }
+
+TEST(EncoderServiceTest, TextEmbeddingsMatchTheModel) {
+  auto server = StartLoaded(Options(8, absl::Milliseconds(5), 64));
+  const std::vector<std::string> texts = {"a red circle moves left",
+                                          "a blue square rotates clockwise"};
+  EmbedTextResponse response;
+  ASSERT_TRUE(server->EmbedText(texts, &response).ok());
+  ASSERT_EQ(response.embeddings_size(), 2);
+
+  model::LoadedInternVideo model = LoadVersion(kVersion1);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor expected = model.model->multimodal()->EncodeText(
+      model.tokenizer->Tokenize(texts, 16));
+  for (int i = 0; i < 2; ++i) {
+    ExpectNear(Values(response.embeddings(i)), Unit(expected[i]));
+    EXPECT_EQ(response.embeddings(i).model().model_id(), kModel);
+    EXPECT_EQ(response.embeddings(i).model().version(), kVersion1);
+  }
+}
+
+TEST(EncoderServiceTest, VideoEmbeddingIsTheNormalizedMeanOfItsClips) {
+  auto server = StartLoaded(Options(8, absl::Milliseconds(5), 64));
+  EmbedVideoRequest request;
+  request.mutable_video()->set_path(Clip(1));
+  request.mutable_sampling()->set_num_clips(2);
+  EmbedVideoResponse response;
+  ASSERT_TRUE(server->EmbedVideo(request, &response).ok());
+
+  const std::string path = TestWorld().videos + "/" + Clip(1);
+  EXPECT_EQ(response.video_info().num_frames(), 32);
+  EXPECT_NEAR(response.video_info().duration_s(), 2.0, 1e-6);
+  // Two clips: 4 frames from the centres of 4 segments of each half.
+  model::LoadedInternVideo model = LoadVersion(kVersion1);
+  const torch::Tensor expected =
+      Unit(DirectClipEmbedding(model, path, {2, 6, 10, 14}) +
+           DirectClipEmbedding(model, path, {18, 22, 26, 30}));
+  ExpectNear(Values(response.video_embedding()), expected);
+  EXPECT_EQ(response.video_embedding().model().version(), kVersion1);
+
+  // The same file inline, and streamed in chunks.
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  request.mutable_video()->set_content(bytes);
+  EmbedVideoResponse inline_response;
+  ASSERT_TRUE(server->EmbedVideo(request, &inline_response).ok());
+  ExpectNear(Values(inline_response.video_embedding()), expected);
+
+  grpc::ClientContext context;
+  EmbedVideoResponse streamed;
+  auto writer = server->NewStub()->EmbedVideoStream(&context, &streamed);
+  internvideo::v1::EmbedVideoStreamRequest message;
+  *message.mutable_request() = request;
+  message.mutable_request()
+      ->mutable_video()
+      ->mutable_chunked()
+      ->set_total_bytes(bytes.size());
+  ASSERT_TRUE(writer->Write(message));
+  for (size_t start = 0; start < bytes.size(); start += 4096) {
+    message.mutable_chunk()->set_data(bytes.substr(start, 4096));
+    ASSERT_TRUE(writer->Write(message));
+  }
+  writer->WritesDone();
+  ASSERT_TRUE(writer->Finish().ok());
+  ExpectNear(Values(streamed.video_embedding()), expected);
+}
+
+TEST(EncoderServiceTest, SegmentsSlideOverTheVideo) {
+  auto server = StartLoaded(Options(8, absl::Milliseconds(5), 64));
+  EmbedVideoRequest request;
+  request.mutable_video()->set_path(Clip(2));
+  request.mutable_segments()->set_window_s(0.8);
+  request.mutable_segments()->set_stride_s(0.5);
+  request.set_skip_video_embedding(true);
+  EmbedVideoResponse response;
+  ASSERT_TRUE(server->EmbedVideo(request, &response).ok());
+  EXPECT_FALSE(response.has_video_embedding());
+  // Windows at 0, 0.5, 1.0 fit in 2 s; the tail [1.8, 2.0) is covered by
+  // one more window ending at the end.
+  const std::vector<std::pair<double, double>> expected_times = {
+      {0, 0.8}, {0.5, 1.3}, {1.0, 1.8}, {1.2, 2.0}};
+  ASSERT_EQ(response.segments_size(), 4);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NEAR(response.segments(i).segment().start_s(),
+                expected_times[i].first, 1e-9);
+    EXPECT_NEAR(response.segments(i).segment().end_s(),
+                expected_times[i].second, 1e-9);
+  }
+  // Window [0.5, 1.3) shows frames 8..20 (16 fps): the centres of 4
+  // segments of those 13 frames.
+  model::LoadedInternVideo model = LoadVersion(kVersion1);
+  const std::string path = TestWorld().videos + "/" + Clip(2);
+  ExpectNear(Values(response.segments(1).embedding()),
+             Unit(DirectClipEmbedding(model, path, {9, 12, 16, 19})));
+}
+
+TEST(EncoderServiceTest, ConcurrentRequestsAreBatchedWithTheSameResults) {
+  auto server = StartLoaded(Options(8, absl::Milliseconds(200), 64));
+  std::vector<torch::Tensor> serial(6);
+  for (int i = 0; i < 6; ++i) {
+    EmbedVideoRequest request;
+    request.mutable_video()->set_path(Clip(i));
+    EmbedVideoResponse response;
+    ASSERT_TRUE(server->EmbedVideo(request, &response).ok());
+    serial[i] = Values(response.video_embedding());
+  }
+  EXPECT_EQ(server->encoder().batcher_stats().largest_batch, 1);
+
+  std::vector<torch::Tensor> concurrent(12);
+  std::vector<std::thread> clients;
+  std::atomic<int> failures{0};
+  for (int c = 0; c < 12; ++c) {
+    clients.emplace_back([&, c] {
+      EmbedVideoRequest request;
+      request.mutable_video()->set_path(Clip(c % 6));
+      EmbedVideoResponse response;
+      if (!server->EmbedVideo(request, &response).ok()) ++failures;
+      concurrent[c] = Values(response.video_embedding());
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  ASSERT_EQ(failures, 0);
+  const BatcherStats stats = server->encoder().batcher_stats();
+  EXPECT_GT(stats.largest_batch, 1);
+  EXPECT_LT(stats.batches, 6 + 12);
+  for (int c = 0; c < 12; ++c) ExpectNear(concurrent[c], serial[c % 6]);
+}
+
+TEST(EncoderServiceTest, FullQueueIsResourceExhausted) {
+  // Nothing runs before 2 s or 64 rows: the first two requests wait, every
+  // later one finds the queue full.
+  auto server = StartLoaded(Options(64, absl::Seconds(2), 2));
+  std::vector<grpc::Status> statuses(8);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&, c] {
+      EmbedTextResponse response;
+      statuses[c] = server->EmbedText({absl::StrCat("text ", c)}, &response);
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  int ok = 0, exhausted = 0;
+  for (const grpc::Status& status : statuses) {
+    if (status.ok()) ++ok;
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++exhausted;
+      EXPECT_NE(status.error_message().find("queue is full"),
+                std::string::npos);
+    }
+  }
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(exhausted, 6);
+  EmbedTextResponse response;
+  EXPECT_TRUE(server->EmbedText({"still here"}, &response).ok());
+}
+
+TEST(EncoderServiceTest, HotReloadUnderLoadFailsNothing) {
+  const std::string models = TestWorld().root + "/reload/" + kModel;
+  ASSERT_TRUE(
+      testing::WriteTinyCheckpoint(absl::StrCat(models, "/", kVersion1), 1)
+          .ok());
+  TestServer server(models, Options(8, absl::Milliseconds(5), 256),
+                    absl::Milliseconds(50));
+  server.registry().Start();
+  for (int i = 0; i < 1000 && server.registry().Current() == nullptr; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_NE(server.registry().Current(), nullptr);
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0}, after_new{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&, c] {
+      bool seen_new = false;
+      while (!stop) {
+        EmbedVideoRequest request;
+        request.mutable_video()->set_path(Clip(c));
+        EmbedVideoResponse response;
+        if (!server.EmbedVideo(request, &response).ok()) {
+          ++failures;
+          continue;
+        }
+        const std::string& version =
+            response.video_embedding().model().version();
+        if (version == kVersion2) {
+          seen_new = true;
+          ++after_new;
+        } else if (version != kVersion1 || seen_new) {
+          ++failures;  // versions only move forward
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Published as the trainer does: built aside, renamed into place.
+  const std::string temp = models + "/.tmp-step-2";
+  ASSERT_TRUE(testing::WriteTinyCheckpoint(temp, 2).ok());
+  fs::rename(temp, absl::StrCat(models, "/", kVersion2));
+  for (int i = 0; i < 1000 && after_new < 8; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  for (std::thread& client : clients) client.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_GE(after_new, 8);
+  EXPECT_EQ(server.registry().Current()->version, kVersion2);
+
+  // The new version's numbers are the new model's.
+  EmbedTextResponse response;
+  ASSERT_TRUE(server.EmbedText({"a green triangle grows"}, &response).ok());
+  auto model = model::LoadInternVideo(absl::StrCat(models, "/", kVersion2));
+  ASSERT_TRUE(model.ok());
+  torch::NoGradGuard no_grad;
+  ExpectNear(
+      Values(response.embeddings(0)),
+      Unit(model->model->multimodal()->EncodeText(
+          model->tokenizer->Tokenize({"a green triangle grows"}, 16))[0]));
+}
+
+TEST(EncoderServiceTest, UnavailableUntilAModelIsPublished) {
+  const std::string models = iv::test::FreshTempDir("empty_models");
+  TestServer server(models, Options(8, absl::Milliseconds(5), 64));
+  EXPECT_TRUE(absl::IsNotFound(server.registry().Poll()));
+  EmbedTextResponse response;
+  EXPECT_EQ(server.EmbedText({"hello"}, &response).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  // An incomplete version (no config yet) is not loaded.
+  fs::create_directories(models + "/step-00000005");
+  EXPECT_TRUE(absl::IsNotFound(server.registry().Poll()));
+  ASSERT_TRUE(testing::WriteTinyCheckpoint(models + "/step-00000005", 1).ok());
+  ASSERT_TRUE(server.registry().Poll().ok());
+  grpc::ClientContext context;
+  internvideo::v1::GetModelInfoResponse info;
+  ASSERT_TRUE(server.NewStub()
+                  ->GetModelInfo(&context,
+                                 internvideo::v1::GetModelInfoRequest(), &info)
+                  .ok());
+  EXPECT_EQ(info.model().model_id(), "empty_models");
+  EXPECT_EQ(info.model().version(), "step-00000005");
+  EXPECT_EQ(info.embedding_dim(), 32);
+  EXPECT_EQ(info.device(), "cpu");
+  EXPECT_GT(info.parameter_count(), 0);
+}
+
+struct BadInput {
+  std::string name;
+  std::function<void(EmbedVideoRequest&)> edit;
+  grpc::StatusCode code;
+  std::string message;  // a part of the message
+};
+
+TEST(EncoderServiceTest, BadVideoInputsGetPreciseStatuses) {
+  auto server = StartLoaded(Options(8, absl::Milliseconds(5), 64));
+  const World& world = TestWorld();
+  const std::vector<BadInput> cases = {
+      {"parent escape",
+       [](EmbedVideoRequest& r) {
+         r.mutable_video()->set_path("../../etc/passwd");
+       },
+       grpc::StatusCode::PERMISSION_DENIED, "video.path"},
+      {"absolute outside",
+       [&](EmbedVideoRequest& r) {
+         r.mutable_video()->set_path(world.outside + "/secret.mp4");
+       },
+       grpc::StatusCode::PERMISSION_DENIED, "video.path"},
+      {"symlink escape",
+       [](EmbedVideoRequest& r) { r.mutable_video()->set_path("escape.mp4"); },
+       grpc::StatusCode::PERMISSION_DENIED, "video.path"},
+      {"missing",
+       [](EmbedVideoRequest& r) {
+         r.mutable_video()->set_path("clips/none.mp4");
+       },
+       grpc::StatusCode::NOT_FOUND, "video.path"},
+      {"directory",
+       [](EmbedVideoRequest& r) { r.mutable_video()->set_path("clips"); },
+       grpc::StatusCode::INVALID_ARGUMENT, "video.path"},
+      {"corrupt file",
+       [](EmbedVideoRequest& r) { r.mutable_video()->set_path("corrupt.mp4"); },
+       grpc::StatusCode::INVALID_ARGUMENT, "video: "},
+      {"corrupt bytes",
+       [](EmbedVideoRequest& r) {
+         r.mutable_video()->set_content(std::string(5000, '\x17'));
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "video: "},
+      {"no source", [](EmbedVideoRequest& r) { r.clear_video(); },
+       grpc::StatusCode::INVALID_ARGUMENT, "video: required"},
+      {"chunked in unary",
+       [](EmbedVideoRequest& r) { r.mutable_video()->mutable_chunked(); },
+       grpc::StatusCode::INVALID_ARGUMENT, "video.chunked"},
+      {"unknown model", [](EmbedVideoRequest& r) { r.set_model_id("other"); },
+       grpc::StatusCode::NOT_FOUND, "model_id"},
+      {"frames",
+       [](EmbedVideoRequest& r) { r.mutable_sampling()->set_num_frames(3); },
+       grpc::StatusCode::INVALID_ARGUMENT, "sampling.num_frames"},
+      {"clips",
+       [](EmbedVideoRequest& r) { r.mutable_sampling()->set_num_clips(1000); },
+       grpc::StatusCode::INVALID_ARGUMENT, "sampling.num_clips"},
+      {"skip without segments",
+       [](EmbedVideoRequest& r) { r.set_skip_video_embedding(true); },
+       grpc::StatusCode::INVALID_ARGUMENT, "skip_video_embedding"},
+      {"stride",
+       [](EmbedVideoRequest& r) {
+         r.mutable_segments()->set_window_s(1);
+         r.mutable_segments()->set_stride_s(2);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "segments.stride_s"},
+      {"window longer than the video",
+       [](EmbedVideoRequest& r) { r.mutable_segments()->set_window_s(5); },
+       grpc::StatusCode::INVALID_ARGUMENT, "segments.window_s"},
+      {"segment past the end",
+       [](EmbedVideoRequest& r) {
+         r.mutable_video()->mutable_segment()->set_start_s(3);
+         r.mutable_video()->mutable_segment()->set_end_s(4);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "video.segment"},
+      {"too many windows",
+       [](EmbedVideoRequest& r) {
+         r.mutable_segments()->set_window_s(0.1);
+         r.mutable_segments()->set_stride_s(0.001);
+       },
+       grpc::StatusCode::RESOURCE_EXHAUSTED, "segments.stride_s"},
+  };
+  for (const BadInput& bad : cases) {
+    SCOPED_TRACE(bad.name);
+    EmbedVideoRequest request;
+    request.mutable_video()->set_path(Clip(0));
+    bad.edit(request);
+    EmbedVideoResponse response;
+    const grpc::Status status = server->EmbedVideo(request, &response);
+    EXPECT_EQ(status.error_code(), bad.code) << status.error_message();
+    EXPECT_NE(status.error_message().find(bad.message), std::string::npos)
+        << status.error_message();
+  }
+  // A batch isolates its bad item.
+  internvideo::v1::BatchEmbedVideosRequest batch;
+  batch.add_requests()->mutable_video()->set_path(Clip(0));
+  batch.add_requests()->mutable_video()->set_path("../../etc/passwd");
+  internvideo::v1::BatchEmbedVideosResponse results;
+  grpc::ClientContext context;
+  ASSERT_TRUE(
+      server->NewStub()->BatchEmbedVideos(&context, batch, &results).ok());
+  ASSERT_EQ(results.results_size(), 2);
+  EXPECT_EQ(results.results(0).response().video_embedding().values_size(), 32);
+  EXPECT_EQ(results.results(1).error().code(),
+            static_cast<int>(grpc::StatusCode::PERMISSION_DENIED));
+  EXPECT_NE(results.results(1).error().message().find("requests[1].video.path"),
+            std::string::npos);
+
+  EmbedVideoRequest good;
+  good.mutable_video()->set_path(Clip(0));
+  EmbedVideoResponse response;
+  EXPECT_TRUE(server->EmbedVideo(good, &response).ok());
+}
+
+TEST(EncoderServiceTest, BadStreamsAndTextsGetPreciseStatuses) {
+  auto server = StartLoaded(Options(8, absl::Milliseconds(5), 64));
+  const std::vector<std::pair<std::vector<std::string>, std::string>> texts = {
+      {{}, "texts: empty"},
+      {{""}, "texts[0]: empty"},
+      {{"fine", std::string(100 * 1024, 'a')}, "texts[1]: 102400 bytes"},
+  };
+  for (const auto& [input, message] : texts) {
+    EmbedTextResponse response;
+    const grpc::Status status = server->EmbedText(input, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find(message), std::string::npos)
+        << status.error_message();
+  }
+
+  auto stream = [&](const std::vector<internvideo::v1::EmbedVideoStreamRequest>&
+                        messages) {
+    grpc::ClientContext context;
+    EmbedVideoResponse response;
+    auto writer = server->NewStub()->EmbedVideoStream(&context, &response);
+    for (const auto& message : messages) writer->Write(message);
+    writer->WritesDone();
+    return writer->Finish();
+  };
+  internvideo::v1::EmbedVideoStreamRequest first, chunk;
+  first.mutable_request()->mutable_video()->mutable_chunked()->set_total_bytes(
+      10);
+  chunk.mutable_chunk()->set_data("12345");
+  grpc::Status status = stream({chunk});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("request"), std::string::npos);
+  status = stream({first, chunk});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("video.chunked.total_bytes"),
+            std::string::npos);
+  status = stream({first, chunk, first});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  first.mutable_request()->mutable_video()->mutable_chunked()->set_total_bytes(
+      int64_t{1} << 40);
+  status = stream({first});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  EmbedTextResponse response;
+  EXPECT_TRUE(server->EmbedText({"still serving"}, &response).ok());
+}
+
+// encoder_server as a process: NOT_SERVING (and UNAVAILABLE) until a
+// version is published into its empty model folder, then SERVING.
+TEST(EncoderServerTest, BinaryIsNotServingUntilAModelIsPublished) {
+  const std::string root = iv::test::FreshTempDir("server_binary");
+  const std::string models = root + "/models/iv-test-tiny";
+  fs::create_directories(models);
+  const std::string log = root + "/server.log";
+  process::CommandResult started = process::RunCommand(
+      absl::StrCat("encoder_service/encoder_server --address 127.0.0.1:0 "
+                   "--metrics-address '' --poll-seconds 0.1 --model-dir ",
+                   models, " --allowed-roots ", TestWorld().videos, " >", log,
+                   " 2>&1 & echo $!"));
+  ASSERT_EQ(started.exit_code, 0);
+  const int pid = std::stoi(started.output);
+  auto read_log = [&log] {
+    std::ifstream in(log);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  int port = 0;
+  for (int i = 0; i < 600 && port == 0; ++i) {
+    const std::string text = read_log();
+    const size_t at = text.find("listening on port ");
+    if (at != std::string::npos) port = std::atoi(text.c_str() + at + 18);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GT(port, 0) << read_log();
+  auto connection =
+      serving::Connection::Open(absl::StrCat("127.0.0.1:", port), {});
+  ASSERT_TRUE(connection.ok());
+  auto health = grpc::health::v1::Health::NewStub(connection->channel());
+  auto status = [&] {
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckResponse response;
+    health->Check(&context, {}, &response);
+    return response.status();
+  };
+  EXPECT_EQ(status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  auto stub = EncoderService::NewStub(connection->channel());
+  EmbedTextRequest request;
+  request.add_texts("a red circle");
+  EmbedTextResponse response;
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(stub->EmbedText(&context, request, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+
+  ASSERT_TRUE(testing::WriteTinyCheckpoint(models + "/.tmp", 3).ok());
+  fs::rename(models + "/.tmp", models + "/step-00000010");
+  for (int i = 0;
+       i < 600 && status() != grpc::health::v1::HealthCheckResponse::SERVING;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(status(), grpc::health::v1::HealthCheckResponse::SERVING)
+      << read_log();
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->EmbedText(&context, request, &response).ok());
+  EXPECT_EQ(response.embeddings(0).model().model_id(), "iv-test-tiny");
+  EXPECT_EQ(response.embeddings(0).model().version(), "step-00000010");
+  kill(pid, SIGTERM);
+}
+
+}  // namespace
+}  // namespace iv::encoder

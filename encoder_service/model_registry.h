@@ -1,0 +1,112 @@
+// The model the encoder service serves, and its hot reload.
+//
+// A registry watches one model folder, either
+//   - a native checkpoint folder (model_config.textproto, model.safetensors,
+//     vocabulary): one version, named after the folder; or
+//   - a folder of versions `step-N/`, each such a checkpoint, as the trainer
+//     service publishes them (<publish-root>/<model>/step-N/): the newest
+//     complete version is served, and a newer one is loaded when it appears.
+// Readers take a snapshot (a shared_ptr) per request and keep it to the
+// end, so a swap never changes the model under a request in flight; the
+// old model is freed when its last request finishes.
+//
+// A version counts as complete when its model config exists: the native
+// writer writes the config last and the trainer publishes a version by
+// renaming a finished folder into place (temporary names start with a dot
+// and never match `step-N`). A version that still fails to load (corrupt
+// weights) is reported once and skipped; the current one keeps serving.
+// The trainer's CHECKSUMS are not verified here: that would tie the serving
+// path to the training engine's library, and a corrupt file is already
+// caught by the readers (DATA_LOSS).
+#ifndef ENCODER_SERVICE_MODEL_REGISTRY_H_
+#define ENCODER_SERVICE_MODEL_REGISTRY_H_
+
+#include <torch/torch.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/model/internvideo/internvideo_checkpoint.h"
+#include "common/video/transforms.h"
+
+namespace iv::encoder {
+
+// One loaded version of the model; immutable once published.
+struct ModelSnapshot {
+  std::string model_id;
+  std::string version;  // the version folder's name, e.g. "step-00001200"
+  model::LoadedInternVideo loaded;
+  torch::Device device = torch::kCPU;
+  absl::Time load_time;
+  int64_t parameter_count = 0;
+  // The multimodal encoder's pixel normalization.
+  video::Normalization normalization = video::kClipNormalization;
+
+  model::InternVideoClip& clip() const {
+    return loaded.model.ptr()->multimodal();
+  }
+  const model::MultimodalConfig& config() const {
+    return *loaded.model->config().multimodal;
+  }
+};
+
+struct ModelRegistryOptions {
+  // A checkpoint folder or a folder of step-N versions.
+  std::string model_dir;
+  // Served id; empty = the folder's name for a folder of versions, else the
+  // config's `name`, else the folder's name.
+  std::string model_id;
+  torch::Device device = torch::kCPU;
+  // How often a folder of versions is checked for a newer one.
+  absl::Duration poll_interval = absl::Seconds(2);
+};
+
+class ModelRegistry {
+ public:
+  // `on_load` (may be empty) is called after each version is swapped in,
+  // on the thread that loaded it. Nothing is loaded until Poll or Start.
+  ModelRegistry(ModelRegistryOptions options,
+                std::function<void(const ModelSnapshot&)> on_load);
+  ~ModelRegistry();  // stops the polling thread
+  ModelRegistry(const ModelRegistry&) = delete;
+  ModelRegistry& operator=(const ModelRegistry&) = delete;
+
+  // Loads the newest complete version if it is newer than the one served.
+  // OK when there is nothing newer; NOT_FOUND when the folder holds no
+  // version yet; the load's error otherwise (the old version stays).
+  absl::Status Poll();
+
+  // Polls now and then every poll_interval on a thread of its own.
+  void Start();
+
+  // The version serving now; null before the first load.
+  std::shared_ptr<const ModelSnapshot> Current() const;
+
+ private:
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> Load(
+      const std::string& dir, const std::string& version) const;
+
+  const ModelRegistryOptions options_;
+  const std::function<void(const ModelSnapshot&)> on_load_;
+
+  mutable std::mutex mutex_;
+  std::shared_ptr<const ModelSnapshot> current_;
+  int64_t current_step_ = -1;
+  std::set<std::string> failed_;  // versions that did not load
+  std::mutex poll_mutex_;         // one Poll at a time
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread poller_;
+};
+
+}  // namespace iv::encoder
+
+#endif  // ENCODER_SERVICE_MODEL_REGISTRY_H_

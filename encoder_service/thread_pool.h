@@ -1,0 +1,74 @@
+// A fixed set of threads running submitted tasks in order. The encoder
+// decodes videos on one, so decoding never competes with the batcher's
+// compute thread for a place in line.
+#ifndef ENCODER_SERVICE_THREAD_POOL_H_
+#define ENCODER_SERVICE_THREAD_POOL_H_
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace iv::encoder {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads) {
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] { Loop(); });
+    }
+  }
+  ~ThreadPool() {  // finishes the queued tasks first
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    ready_.notify_all();
+    for (std::thread& thread : threads_) thread.join();
+  }
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  template <typename F>
+  std::future<std::invoke_result_t<F>> Submit(F task) {
+    auto packaged =
+        std::make_shared<std::packaged_task<std::invoke_result_t<F>()>>(
+            std::move(task));
+    std::future<std::invoke_result_t<F>> result = packaged->get_future();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      tasks_.push_back([packaged] { (*packaged)(); });
+    }
+    ready_.notify_one();
+    return result;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      ready_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;
+      std::function<void()> task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
+      task();
+      lock.lock();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace iv::encoder
+
+#endif  // ENCODER_SERVICE_THREAD_POOL_H_

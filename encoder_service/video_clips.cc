@@ -1,0 +1,278 @@
+#include "encoder_service/video_clips.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/serving/status.h"
+#include "common/video/sampler.h"
+#include "common/video/transforms.h"
+
+namespace iv::encoder {
+namespace {
+
+using internvideo::v1::ClipSampling;
+using internvideo::v1::EmbedVideoRequest;
+using serving::InvalidField;
+
+// Slack for frame times that land exactly on a boundary.
+constexpr double kEpsilon = 1e-9;
+
+// The first of `values` that is positive, else `fallback`.
+int FirstSet(std::initializer_list<int> values, int fallback) {
+  for (int value : values) {
+    if (value > 0) return value;
+  }
+  return fallback;
+}
+
+absl::Status CheckNotNegative(const ClipSampling& sampling) {
+  for (const auto& [field, value] :
+       {std::pair{"num_frames", sampling.num_frames()},
+        std::pair{"frame_interval", sampling.frame_interval()},
+        std::pair{"num_clips", sampling.num_clips()},
+        std::pair{"short_side", sampling.short_side()},
+        std::pair{"crop_size", sampling.crop_size()}}) {
+    if (value < 0) {
+      return InvalidField(absl::StrCat("sampling.", field),
+                          absl::StrCat("must be >= 0, got ", value));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The frames [begin, end) and times [start_s, end_s) of the part of the
+// video a request uses (`video.segment`, or all of it).
+struct Span {
+  int64_t begin = 0, end = 0;
+  double start_s = 0, end_s = 0;
+};
+
+absl::StatusOr<Span> RequestedSpan(const internvideo::v1::VideoSource& source,
+                                   const video::VideoDecoder& decoder) {
+  const std::vector<double>& times = decoder.frame_times();
+  const double duration = decoder.info().duration_s;
+  Span span{0, static_cast<int64_t>(times.size()), 0, duration};
+  if (!source.has_segment()) return span;
+  const internvideo::v1::TemporalSegment& segment = source.segment();
+  if (!(segment.start_s() >= 0) || !(segment.end_s() > segment.start_s())) {
+    return InvalidField("video.segment",
+                        absl::StrFormat("needs 0 <= start_s < end_s, got "
+                                        "[%g, %g)",
+                                        segment.start_s(), segment.end_s()));
+  }
+  if (segment.start_s() >= duration) {
+    return InvalidField(
+        "video.segment",
+        absl::StrFormat("start_s %g is past the end of the video (%.3f s)",
+                        segment.start_s(), duration));
+  }
+  span.start_s = segment.start_s();
+  span.end_s = std::min(segment.end_s(), duration);
+  span.begin =
+      std::lower_bound(times.begin(), times.end(), span.start_s - kEpsilon) -
+      times.begin();
+  span.end =
+      std::lower_bound(times.begin(), times.end(), span.end_s - kEpsilon) -
+      times.begin();
+  span.begin = std::min<int64_t>(span.begin, times.size() - 1);
+  span.end = std::max(span.end, span.begin + 1);
+  return span;
+}
+
+// Frame indices of the whole-video clips within `span`.
+std::vector<std::vector<int64_t>> VideoClipIndices(const Sampling& sampling,
+                                                   const Span& span) {
+  const int64_t count = span.end - span.begin;
+  std::vector<std::vector<int64_t>> clips;
+  if (sampling.dense) {
+    clips =
+        video::DenseClips(count, sampling.num_frames, sampling.frame_interval,
+                          sampling.num_clips, video::SampleMode::kTest);
+  } else {
+    // Uniform sampling of num_clips equal parts, one clip each.
+    for (int c = 0; c < sampling.num_clips; ++c) {
+      const int64_t first = c * count / sampling.num_clips;
+      const int64_t last =
+          std::max(first + 1, (c + 1) * count / sampling.num_clips);
+      std::vector<int64_t> clip = video::UniformIndices(
+          last - first, sampling.num_frames, video::SampleMode::kTest);
+      for (int64_t& index : clip) index += first;
+      clips.push_back(std::move(clip));
+    }
+  }
+  for (std::vector<int64_t>& clip : clips) {
+    for (int64_t& index : clip) index += span.begin;
+  }
+  return clips;
+}
+
+// The sliding windows of `request.segments` over `span`.
+absl::StatusOr<std::vector<video::Window>> Windows(
+    const EmbedVideoRequest& request, const Sampling& sampling,
+    const video::VideoDecoder& decoder, const Span& span) {
+  const double window =
+      request.segments().window_s() == 0 ? 2.0 : request.segments().window_s();
+  const double stride = request.segments().stride_s() == 0
+                            ? window / 2
+                            : request.segments().stride_s();
+  const std::vector<double>& all_times = decoder.frame_times();
+  std::vector<double> times;
+  for (int64_t i = span.begin; i < span.end; ++i) {
+    times.push_back(all_times[i] - span.start_s);
+  }
+  absl::StatusOr<std::vector<video::Window>> windows = video::SlidingWindows(
+      times, span.end_s - span.start_s, window, stride, sampling.num_frames);
+  if (!windows.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("segments.", windows.status().message()));
+  }
+  for (video::Window& w : *windows) {
+    w.start_s += span.start_s;
+    w.end_s += span.start_s;
+    for (int64_t& index : w.frame_indices) index += span.begin;
+  }
+  return windows;
+}
+
+internvideo::v1::VideoInfo InfoProto(const video::VideoInfo& info) {
+  internvideo::v1::VideoInfo proto;
+  proto.set_duration_s(info.duration_s);
+  proto.set_fps(info.fps);
+  proto.set_num_frames(info.num_frames);
+  proto.set_width(info.width);
+  proto.set_height(info.height);
+  proto.set_codec(info.codec);
+  proto.set_rotation_degrees(info.rotation_degrees);
+  proto.set_size_bytes(info.size_bytes);
+  return proto;
+}
+
+}  // namespace
+
+absl::StatusOr<Sampling> ResolveSampling(const ClipSampling& request,
+                                         const ModelSnapshot& model,
+                                         const ClipLimits& limits) {
+  if (absl::Status s = CheckNotNegative(request); !s.ok()) return s;
+  const ClipSampling& defaults = model.loaded.model->config()
+                                     .proto.multimodal_encoder()
+                                     .vision()
+                                     .sampling();
+  const model::ClipVisionOptions& vision = model.config().vision;
+  Sampling sampling;
+  sampling.num_frames = static_cast<int>(vision.num_frames);
+  if (request.num_frames() > 0 && request.num_frames() != sampling.num_frames) {
+    return InvalidField(
+        "sampling.num_frames",
+        absl::StrCat("the model takes ", sampling.num_frames,
+                     " frames per clip, got ", request.num_frames()));
+  }
+  const ClipSampling::Mode mode =
+      request.mode() != ClipSampling::MODE_UNSPECIFIED ? request.mode()
+                                                       : defaults.mode();
+  sampling.dense = mode == ClipSampling::MODE_DENSE;
+  sampling.frame_interval =
+      FirstSet({request.frame_interval(), defaults.frame_interval()}, 4);
+  sampling.num_clips = FirstSet({request.num_clips(), defaults.num_clips()}, 1);
+  if (sampling.num_clips > limits.max_clips) {
+    return InvalidField(
+        "sampling.num_clips",
+        absl::StrCat(sampling.num_clips, " is above the server's limit of ",
+                     limits.max_clips));
+  }
+  const ClipSampling::Crop crop =
+      request.crop() != ClipSampling::CROP_UNSPECIFIED ? request.crop()
+                                                       : defaults.crop();
+  sampling.three_crop = crop == ClipSampling::CROP_THREE;
+  sampling.crop_size = FirstSet({request.crop_size(), defaults.crop_size()},
+                                static_cast<int>(vision.input_resolution));
+  if (sampling.crop_size % vision.patch_size != 0 ||
+      sampling.crop_size > 1024) {
+    return InvalidField(
+        "sampling.crop_size",
+        absl::StrCat("must be a multiple of the model's patch size ",
+                     vision.patch_size, " up to 1024, got ",
+                     sampling.crop_size));
+  }
+  sampling.short_side = FirstSet({request.short_side(), defaults.short_side()},
+                                 sampling.crop_size);
+  if (sampling.short_side < sampling.crop_size || sampling.short_side > 4096) {
+    return InvalidField(
+        "sampling.short_side",
+        absl::StrCat("must be in [crop_size = ", sampling.crop_size,
+                     ", 4096], got ", sampling.short_side));
+  }
+  return sampling;
+}
+
+absl::StatusOr<VideoClips> CutVideoClips(video::VideoDecoder& decoder,
+                                         const EmbedVideoRequest& request,
+                                         const ModelSnapshot& model,
+                                         const ClipLimits& limits) {
+  if (request.skip_video_embedding() && !request.has_segments()) {
+    return InvalidField("skip_video_embedding",
+                        "needs `segments` (otherwise nothing is embedded)");
+  }
+  absl::StatusOr<Sampling> sampling =
+      ResolveSampling(request.sampling(), model, limits);
+  if (!sampling.ok()) return sampling.status();
+  absl::StatusOr<Span> span = RequestedSpan(request.video(), decoder);
+  if (!span.ok()) return span.status();
+
+  std::vector<std::vector<int64_t>> clips;
+  if (!request.skip_video_embedding()) {
+    clips = VideoClipIndices(*sampling, *span);
+  }
+  VideoClips result;
+  result.info = InfoProto(decoder.info());
+  result.views = sampling->three_crop ? 3 : 1;
+  result.video_rows = static_cast<int64_t>(clips.size()) * result.views;
+  if (request.has_segments()) {
+    absl::StatusOr<std::vector<video::Window>> windows =
+        Windows(request, *sampling, decoder, *span);
+    if (!windows.ok()) return windows.status();
+    for (video::Window& window : *windows) {
+      internvideo::v1::TemporalSegment segment;
+      segment.set_start_s(window.start_s);
+      segment.set_end_s(window.end_s);
+      result.windows.push_back(segment);
+      clips.push_back(std::move(window.frame_indices));
+    }
+  }
+  const int64_t rows = static_cast<int64_t>(clips.size()) * result.views;
+  if (rows > limits.max_rows) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "video: the request needs ", rows, " clips (", result.windows.size(),
+        " windows), more than the server's limit of ", limits.max_rows,
+        "; use a longer segments.stride_s or a shorter video.segment"));
+  }
+
+  std::vector<int64_t> indices;
+  for (const std::vector<int64_t>& clip : clips) {
+    indices.insert(indices.end(), clip.begin(), clip.end());
+  }
+  absl::StatusOr<torch::Tensor> frames = decoder.DecodeFrames(indices);
+  if (!frames.ok()) {
+    return absl::Status(frames.status().code(),
+                        absl::StrCat("video: ", frames.status().message()));
+  }
+  std::vector<torch::Tensor> out;
+  for (size_t c = 0; c < clips.size(); ++c) {
+    const int64_t t = sampling->num_frames;
+    torch::Tensor clip = video::ResizeShortSide(
+        video::ToFloatClip(frames->slice(0, c * t, (c + 1) * t)),
+        sampling->short_side);
+    std::vector<torch::Tensor> views =
+        sampling->three_crop ? video::ThreeCrop(clip, sampling->crop_size)
+                             : std::vector<torch::Tensor>{video::CenterCrop(
+                                   clip, sampling->crop_size)};
+    for (const torch::Tensor& view : views) {
+      out.push_back(video::Normalize(view, model.normalization));
+    }
+  }
+  result.rows = torch::stack(out);
+  return result;
+}
+
+}  // namespace iv::encoder
