@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "common/data/manifest.h"
 #include "common/model/internvideo/internvideo_model.h"
 #include "common/text/clip_tokenizer.h"
+#include "trainer/training_data.h"
 
 namespace iv::trainer {
 
@@ -40,14 +42,52 @@ Metrics RetrievalMetrics(const torch::Tensor& video_embeds,
 // The (color, shape, action) triple retrieval and captioning match on.
 std::string ClipKey(const data::TrimmedClip& clip);
 
-enum class EvalTask { kRecognition, kRetrieval };
+// ActivityNet's detection mAP ("map_0.3", "map_0.5", "map_0.7" and their
+// mean "map_mean"; "n" videos) of `predictions` against `ground_truth`
+// (one list of segments per video, same order; ground-truth scores unused).
+// Per class with ground truth: predictions of all videos by descending
+// score, each matched to the unmatched ground truth of its video with the
+// highest tIoU if that reaches the threshold (else a false positive); AP is
+// the area under the interpolated precision-recall curve. mAP averages the
+// classes.
+Metrics LocalizationMetrics(
+    const std::vector<std::vector<model::Segment>>& predictions,
+    const std::vector<std::vector<model::Segment>>& ground_truth);
 
-// Loads the clips in the model's input geometry (centre crops) and
-// computes the task's metrics; `tokenizer` is needed for retrieval.
-// `on_batch(done, total)` reports progress.
+// Corpus BLEU-4 (Papineni et al. 2002) of candidates against one reference
+// each, words split on white space: the geometric mean of the clipped 1- to
+// 4-gram precisions summed over the corpus, times the brevity penalty
+// exp(1 - r / c) when the candidates' total length c is below the
+// references' r. 0 when some n-gram order has no match (no smoothing).
+double CorpusBleu4(const std::vector<std::string>& candidates,
+                   const std::vector<std::string>& references);
+
+// The "color shape action" triple (as ClipKey) a caption states, parsed with
+// the SynthWorld vocabulary: the first color word, the first shape word and
+// the earliest (then longest) action phrase or paraphrase; "" when one is
+// missing.
+std::string CaptionTriple(const std::string& caption);
+
+// "triple_accuracy" (CaptionTriple(generated) == ClipKey(clip)), "bleu4"
+// against the clips' canonical (first) captions, "n".
+Metrics CaptionMetrics(const std::vector<std::string>& generated,
+                       const std::vector<data::TrimmedClip>& clips);
+
+enum class EvalTask { kRecognition, kRetrieval, kLocalization, kVqa, kCaption };
+
+// "recognition", "retrieval", "localization", "vqa", "caption" (as `iv eval
+// --task` names them).
+std::string EvalTaskName(EvalTask task);
+std::optional<EvalTask> ParseEvalTask(const std::string& name);
+
+// Loads the dataset in the model's input geometry (centre crops; untrimmed
+// videos as the localization head's windows) and computes the task's
+// metrics: VQA "accuracy" (exact match over every question of every clip,
+// "n" questions), captions generated greedily. `tokenizer` is needed for
+// retrieval, VQA and captions. FAILED_PRECONDITION naming what the model
+// lacks for the task. `on_batch(done, total)` reports progress.
 absl::StatusOr<Metrics> Evaluate(
-    model::InternVideoModel& model, EvalTask task,
-    const std::vector<data::TrimmedClip>& clips,
+    model::InternVideoModel& model, EvalTask task, const Dataset& data,
     const text::ClipTokenizer* tokenizer, int batch_size = 16,
     const std::function<void(int64_t, int64_t)>& on_batch = {});
 

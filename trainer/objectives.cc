@@ -1,10 +1,13 @@
 #include "trainer/objectives.h"
 
+#include <map>
+#include <stdexcept>
 #include <string>
 
 #include "common/model/multimodal/contrastive_loss.h"
 #include "common/model/videomae/masking.h"
 #include "trainer/training_data.h"
+#include "trainer/window_features.h"
 
 namespace iv::trainer {
 namespace {
@@ -165,8 +168,10 @@ class VideoText : public Objective {
   }
 
   std::optional<EvalTask> eval_task() const override {
-    return contrastive_weight_ > 0 ? std::optional(EvalTask::kRetrieval)
-                                   : std::nullopt;
+    // Captioning alone is judged on generated captions.
+    if (contrastive_weight_ > 0) return EvalTask::kRetrieval;
+    if (caption_weight_ > 0) return EvalTask::kCaption;
+    return std::nullopt;
   }
 
  private:
@@ -218,7 +223,160 @@ class VideoText : public Objective {
   double caption_weight_;
 };
 
+// The localization head on each video's window features, computed by the
+// frozen extractor the first time the video comes up and kept.
+class Localization : public Objective {
+ public:
+  Localization(const model::InternVideoConfig& config, const Dataset* train)
+      : train_(train),
+        // The windows evaluation and serving see: centred, no augmentation.
+        windows_(LoaderOptions(config, internvideo::v1::DataConfig(),
+                               /*train=*/false)) {}
+
+  std::vector<ModelPart> TrainedParts() const override {
+    return {internvideo::v1::MODEL_PART_LOCALIZATION_HEAD};
+  }
+  torch::Tensor Loss(model::InternVideoModel& model,
+                     const data::ClipBatch& batch,
+                     const StepContext&) override {
+    const double stride = model->config().localization->stride_s;
+    torch::Tensor loss;
+    for (int64_t id : batch.sample_ids) {
+      const WindowFeatures& video = Features(model, id);
+      const model::LocalizationOutput out =
+          model->localization_head()->forward(video.features.unsqueeze(0));
+      const torch::Tensor one = LocalizationLoss(
+          {out.class_logits[0], out.offsets[0]}, video.centres_s, stride,
+          train_->videos.at(id).segments);
+      loss = loss.defined() ? loss + one : one;
+    }
+    return loss / static_cast<double>(batch.sample_ids.size());
+  }
+  std::optional<EvalTask> eval_task() const override {
+    return EvalTask::kLocalization;
+  }
+
+ private:
+  const WindowFeatures& Features(model::InternVideoModel& model, int64_t id) {
+    auto cached = features_.find(id);
+    if (cached != features_.end()) return cached->second;
+    absl::StatusOr<WindowFeatures> computed =
+        ComputeWindowFeatures(model, train_->videos.at(id).path, windows_);
+    if (!computed.ok()) throw std::runtime_error(computed.status().ToString());
+    return features_.emplace(id, std::move(*computed)).first->second;
+  }
+
+  const Dataset* train_;
+  data::ClipLoaderOptions windows_;
+  std::map<int64_t, WindowFeatures> features_;
+};
+
+// The VQA head on clips paired with one of their questions, drawn per
+// (epoch, clip); answers outside the head's vocabulary are ignored.
+class Vqa : public Objective {
+ public:
+  Vqa(const model::InternVideoConfig& config, const Dataset* train,
+      const text::ClipTokenizer* tokenizer)
+      : train_(train),
+        tokenizer_(tokenizer),
+        from_(config.masked_encoder ? MaskedNormalization(config)
+                                    : MultimodalNormalization(config)),
+        to_(MultimodalNormalization(config)),
+        context_length_(config.multimodal->text.context_length) {
+    for (size_t i = 0; i < config.vqa->answers.size(); ++i) {
+      answer_ids_[config.vqa->answers[i]] = static_cast<int64_t>(i);
+    }
+  }
+
+  std::vector<ModelPart> TrainedParts() const override {
+    return {internvideo::v1::MODEL_PART_VQA_HEAD};
+  }
+  torch::Tensor Loss(model::InternVideoModel& model,
+                     const data::ClipBatch& batch,
+                     const StepContext& context) override {
+    std::vector<std::string> questions;
+    std::vector<int64_t> labels;
+    for (int64_t id : batch.sample_ids) {
+      const data::TrimmedClip& clip = train_->clips.at(id);
+      if (clip.questions.empty()) {
+        questions.emplace_back();
+        labels.push_back(-100);
+        continue;
+      }
+      const data::QuestionAnswer& qa =
+          clip.questions[data::MixSeed(context.seed, context.epoch, id) %
+                         clip.questions.size()];
+      questions.push_back(qa.q);
+      auto answer = answer_ids_.find(qa.a);
+      labels.push_back(answer == answer_ids_.end() ? -100 : answer->second);
+    }
+    const torch::Tensor logits =
+        model->VqaLogits(batch.video, Renormalize(batch.video, from_, to_),
+                         tokenizer_->Tokenize(questions, context_length_));
+    return CrossEntropy(logits, torch::tensor(labels, torch::kInt64), 0.0);
+  }
+  std::optional<EvalTask> eval_task() const override { return EvalTask::kVqa; }
+
+ private:
+  const Dataset* train_;
+  const text::ClipTokenizer* tokenizer_;
+  video::Normalization from_, to_;
+  int64_t context_length_;
+  std::map<std::string, int64_t> answer_ids_;
+};
+
 }  // namespace
+
+torch::Tensor LocalizationLoss(
+    const model::LocalizationOutput& output,
+    const std::vector<double>& centres_s, double stride_s,
+    const std::vector<data::ActionSegment>& actions) {
+  const torch::Tensor logits = output.class_logits.to(torch::kFloat32);
+  const int64_t windows = logits.size(0), classes = logits.size(1);
+  torch::Tensor labels = torch::zeros({windows, classes});
+  torch::Tensor targets = torch::zeros({windows, 2});
+  std::vector<int64_t> positives;
+  for (int64_t i = 0; i < windows; ++i) {
+    const data::ActionSegment* best = nullptr;
+    for (const data::ActionSegment& action : actions) {
+      if (action.action_id < 0 || action.action_id >= classes ||
+          centres_s[i] < action.start_s || centres_s[i] > action.end_s) {
+        continue;
+      }
+      if (!best ||
+          action.end_s - action.start_s < best->end_s - best->start_s) {
+        best = &action;
+      }
+    }
+    if (!best) continue;
+    positives.push_back(i);
+    labels[i][best->action_id] = 1.0;
+    targets[i][0] = (centres_s[i] - best->start_s) / stride_s;
+    targets[i][1] = (best->end_s - centres_s[i]) / stride_s;
+  }
+  const double normalizer = std::max<size_t>(1, positives.size());
+  // Sigmoid focal loss (Lin et al. 2017), alpha 0.25, gamma 2.
+  const torch::Tensor p = torch::sigmoid(logits);
+  const torch::Tensor ce = F::binary_cross_entropy_with_logits(
+      logits, labels,
+      F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone));
+  const torch::Tensor p_t = p * labels + (1 - p) * (1 - labels);
+  const torch::Tensor alpha_t = 0.25 * labels + 0.75 * (1 - labels);
+  torch::Tensor loss = (alpha_t * ce * (1 - p_t).pow(2)).sum() / normalizer;
+  if (positives.empty()) return loss;
+  // Generalized IoU of 1-D segments sharing the window centre.
+  const torch::Tensor index = torch::tensor(positives, torch::kInt64);
+  const torch::Tensor pred =
+      output.offsets.to(torch::kFloat32).index_select(0, index);
+  const torch::Tensor target = targets.index_select(0, index);
+  const torch::Tensor intersection = torch::min(pred, target).sum(1);
+  const torch::Tensor union_length = pred.sum(1) + target.sum(1) - intersection;
+  const torch::Tensor enclosing = torch::max(pred, target).sum(1);
+  const torch::Tensor giou =
+      intersection / union_length.clamp_min(1e-6) -
+      (enclosing - union_length) / enclosing.clamp_min(1e-6);
+  return loss + (1 - giou).sum() / normalizer;
+}
 
 torch::Tensor CaptionLabels(const torch::Tensor& tokens) {
   torch::Tensor labels = tokens.narrow(1, 1, tokens.size(1) - 1).clone();
@@ -228,15 +386,16 @@ torch::Tensor CaptionLabels(const torch::Tensor& tokens) {
 
 absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
     const TrainingRecipe& recipe, const model::InternVideoConfig& config,
-    const std::vector<data::TrimmedClip>* clips,
-    const text::ClipTokenizer* tokenizer) {
+    const Dataset* train, const text::ClipTokenizer* tokenizer) {
+  const std::vector<data::TrimmedClip>* clips = &train->clips;
   const bool reads_text =
       recipe.objective_case() == TrainingRecipe::kMultimodalPretraining ||
-      recipe.objective_case() == TrainingRecipe::kCaptioning;
+      recipe.objective_case() == TrainingRecipe::kCaptioning ||
+      recipe.objective_case() == TrainingRecipe::kVqa;
   if (reads_text && tokenizer == nullptr) {
     return absl::InvalidArgumentError(
         "recipe.model.multimodal_encoder.tokenizer.vocab_path: the objective "
-        "reads captions and needs the tokenizer's vocabulary");
+        "reads captions or questions and needs the tokenizer's vocabulary");
   }
   switch (recipe.objective_case()) {
     case TrainingRecipe::kMaskedVideoModeling:
@@ -260,9 +419,12 @@ absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
     }
     case TrainingRecipe::kCaptioning:
       return std::make_unique<VideoText>(config, clips, tokenizer, 0.0, 1.0);
+    case TrainingRecipe::kLocalization:
+      return std::make_unique<Localization>(config, train);
+    case TrainingRecipe::kVqa:
+      return std::make_unique<Vqa>(config, train, tokenizer);
     default:
-      return absl::UnimplementedError(
-          "recipe.objective: not supported by this trainer");
+      return absl::InvalidArgumentError("recipe.objective: is not set");
   }
 }
 

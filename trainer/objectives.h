@@ -7,6 +7,14 @@
 //                          heads of cross-model attention
 //   recognition            cross-entropy of the masked encoder's head
 //   captioning             the caption decoder alone, teacher forced
+//   localization           the localization head alone on each untrimmed
+//                          video's window features (frozen extractor,
+//                          computed once per video): sigmoid focal loss
+//                          per (window, class) + generalized IoU loss of
+//                          the boundary offsets of windows inside an action
+//   VQA                    the VQA head alone (encoders frozen):
+//                          cross-entropy over its answers, one manifest
+//                          question drawn per (epoch, clip)
 #ifndef TRAINER_OBJECTIVES_H_
 #define TRAINER_OBJECTIVES_H_
 
@@ -24,6 +32,7 @@
 #include "common/text/clip_tokenizer.h"
 #include "protos/training.pb.h"
 #include "trainer/evaluation.h"
+#include "trainer/training_data.h"
 
 namespace iv::trainer {
 
@@ -53,13 +62,24 @@ class Objective {
   virtual std::optional<EvalTask> eval_task() const = 0;
 };
 
-// The objective of `recipe`, over `clips` (the training set, for captions)
-// with `tokenizer` (objectives that read text need one).
+// The objective of `recipe`, over `train` (the training set, for captions,
+// questions and segments; batches' sample ids index it) with `tokenizer`
+// (objectives that read text need one).
 absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
     const internvideo::v1::TrainingRecipe& recipe,
-    const model::InternVideoConfig& config,
-    const std::vector<data::TrimmedClip>* clips,
+    const model::InternVideoConfig& config, const Dataset* train,
     const text::ClipTokenizer* tokenizer);
+
+// ActionFormer's targets and losses for one video: windows whose centre
+// lies inside an action (the shortest one, if several) are positives for
+// its class and regress the distances to its start and end in strides.
+// Returns focal loss (alpha 0.25, gamma 2) summed over (window, class) plus
+// the mean generalized IoU loss over positives, both divided as ActionFormer
+// does by the number of positives (at least 1).
+torch::Tensor LocalizationLoss(const model::LocalizationOutput& output,
+                               const std::vector<double>& centres_s,
+                               double stride_s,
+                               const std::vector<data::ActionSegment>& actions);
 
 // The captions' teacher-forcing labels: tokens [B, N] shifted by one with
 // padding (id 0) marked -100, [B, N - 1].

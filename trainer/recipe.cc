@@ -122,10 +122,16 @@ absl::Status CheckObjective(const TrainingRecipe& recipe,
       }
       return absl::OkStatus();
     case TrainingRecipe::kLocalization:
+      if (!model.localization) {
+        return Invalid("model.localization_head",
+                       "localization training needs a localization head");
+      }
+      return absl::OkStatus();
     case TrainingRecipe::kVqa:
-      return absl::UnimplementedError(
-          "recipe.objective: localization and VQA heads are trained by the "
-          "task services' recipes, not yet by this trainer");
+      if (!model.vqa) {
+        return Invalid("model.vqa_head", "VQA training needs a VQA head");
+      }
+      return absl::OkStatus();
     case TrainingRecipe::OBJECTIVE_NOT_SET:
       break;
   }

@@ -64,6 +64,15 @@ TEST(RecipeTest, BadFieldsAreNamed) {
          r.mutable_recognition()->set_label_smoothing(1.5);
        },
        "recipe.recognition.label_smoothing"},
+      {[](TrainingRecipe& r) { r.mutable_localization(); },
+       "recipe.model.localization_head"},
+      {[](TrainingRecipe& r) { r.mutable_vqa(); }, "recipe.model.vqa_head"},
+      {[](TrainingRecipe& r) {
+         r.mutable_model()->mutable_localization_head()->set_heads(5);
+       },
+       "recipe.localization_head.heads"},
+      {[](TrainingRecipe& r) { r.mutable_model()->mutable_vqa_head(); },
+       "recipe.vqa_head"},
   };
   for (const Case& c : cases) {
     TrainingRecipe recipe = good;

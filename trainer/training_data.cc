@@ -1,6 +1,7 @@
 #include "trainer/training_data.h"
 
 #include <cmath>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/data/synthworld_samples.h"
@@ -23,28 +24,55 @@ video::Normalization FromProto(PixelNormalization normalization,
   }
 }
 
-}  // namespace
-
-absl::StatusOr<std::vector<data::TrimmedClip>> ReadClips(
-    const internvideo::v1::DataConfig& data) {
-  std::vector<data::TrimmedClip> clips;
+template <typename Sample>
+absl::StatusOr<std::vector<Sample>> ReadManifests(
+    const internvideo::v1::DataConfig& data,
+    absl::StatusOr<std::vector<Sample>> (*read_manifest)(const std::string&)) {
+  std::vector<Sample> samples;
   for (const auto& manifest : data.manifests()) {
-    absl::StatusOr<std::vector<data::TrimmedClip>> read =
-        data::ReadTrimmedManifest(manifest.path());
+    absl::StatusOr<std::vector<Sample>> read = read_manifest(manifest.path());
     if (!read.ok()) return read.status();
     const int repeats =
         manifest.weight() == 0
             ? 1
             : std::max(1, static_cast<int>(std::lround(manifest.weight())));
     for (int r = 0; r < repeats; ++r) {
-      clips.insert(clips.end(), read->begin(), read->end());
+      samples.insert(samples.end(), read->begin(), read->end());
     }
   }
   if (data.max_samples() > 0 &&
-      static_cast<int64_t>(clips.size()) > data.max_samples()) {
-    clips.resize(data.max_samples());
+      static_cast<int64_t>(samples.size()) > data.max_samples()) {
+    samples.resize(data.max_samples());
   }
-  return clips;
+  return samples;
+}
+
+}  // namespace
+
+absl::StatusOr<Dataset> ReadDataset(const internvideo::v1::DataConfig& data,
+                                    bool untrimmed) {
+  Dataset dataset;
+  if (untrimmed) {
+    absl::StatusOr<std::vector<data::UntrimmedVideo>> videos =
+        ReadManifests(data, &data::ReadUntrimmedManifest);
+    if (!videos.ok()) return videos.status();
+    dataset.videos = std::move(*videos);
+  } else {
+    absl::StatusOr<std::vector<data::TrimmedClip>> clips =
+        ReadManifests(data, &data::ReadTrimmedManifest);
+    if (!clips.ok()) return clips.status();
+    dataset.clips = std::move(*clips);
+  }
+  return dataset;
+}
+
+std::vector<data::ClipSample> DatasetSamples(const Dataset& dataset) {
+  if (dataset.videos.empty()) return data::RecognitionSamples(dataset.clips);
+  std::vector<data::ClipSample> samples;
+  for (const data::UntrimmedVideo& video : dataset.videos) {
+    samples.push_back({video.path, -1, -1});
+  }
+  return samples;
 }
 
 video::Normalization MaskedNormalization(

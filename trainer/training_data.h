@@ -18,11 +18,22 @@
 
 namespace iv::trainer {
 
-// The trimmed clips of every manifest of `data` in order, each repeated
-// round(weight) times (weight 0 = 1; at least once when weight > 0), cut to
-// max_samples. Errors name the manifest.
-absl::StatusOr<std::vector<data::TrimmedClip>> ReadClips(
-    const internvideo::v1::DataConfig& data);
+// The samples of a DataConfig: trimmed clips, or untrimmed videos for
+// temporal localization.
+struct Dataset {
+  std::vector<data::TrimmedClip> clips;
+  std::vector<data::UntrimmedVideo> videos;
+};
+
+// The clips (or, when `untrimmed`, the videos) of every manifest of `data`
+// in order, each repeated round(weight) times (weight 0 = 1; at least once
+// when weight > 0), cut to max_samples. Errors name the manifest.
+absl::StatusOr<Dataset> ReadDataset(const internvideo::v1::DataConfig& data,
+                                    bool untrimmed);
+
+// The loader's samples: recognition samples of the clips, or one sample
+// (label -1, never flipped) per video.
+std::vector<data::ClipSample> DatasetSamples(const Dataset& dataset);
 
 // How clips are cut for `model`: the frame count, size and normalization of
 // its masked encoder when it has one (the multimodal encoder then gets the

@@ -151,7 +151,7 @@ absl::StatusOr<std::optional<ClipBatch>> ClipLoader::Next() {
     batch.sample_ids.push_back(sample_id);
   }
   Refill();
-  batch.video = torch::stack(clips);
+  if (options_.decode) batch.video = torch::stack(clips);
   batch.labels = torch::tensor(labels, torch::kInt64);
   return batch;
 }
@@ -173,6 +173,7 @@ void ClipLoader::WorkerLoop() {
 absl::StatusOr<std::pair<torch::Tensor, int64_t>> ClipLoader::LoadSample(
     int64_t sample_id, int epoch) const {
   const ClipSample& sample = samples_.at(sample_id);
+  if (!options_.decode) return std::make_pair(torch::Tensor(), sample.label);
   std::mt19937_64 rng(MixSeed(options_.seed, epoch, sample_id));
   const video::SampleMode mode =
       options_.train ? video::SampleMode::kTrain : video::SampleMode::kTest;
@@ -189,19 +190,26 @@ absl::StatusOr<std::pair<torch::Tensor, int64_t>> ClipLoader::LoadSample(
   absl::StatusOr<torch::Tensor> frames = (*decoder)->DecodeFrames(indices);
   if (!frames.ok()) return frames.status();
 
-  torch::Tensor clip = video::ToFloatClip(*frames);
-  clip = video::ResizeShortSide(
-      clip, options_.short_side > 0 ? options_.short_side : options_.crop_size);
-  clip = options_.train ? video::RandomCrop(clip, options_.crop_size, &rng)
-                        : video::CenterCrop(clip, options_.crop_size);
+  torch::Tensor clip = PrepareClip(*frames, options_, &rng);
   int64_t label = sample.label;
+  // After normalization: a mirror commutes with the per-channel transform.
   if (options_.train && options_.flip && sample.flipped_label >= 0 &&
       rng() % 2 == 1) {
-    clip = video::HorizontalFlip(clip);
+    clip = video::HorizontalFlip(clip).contiguous();
     label = sample.flipped_label;
   }
-  return std::make_pair(
-      video::Normalize(clip, options_.normalization).contiguous(), label);
+  return std::make_pair(clip, label);
+}
+
+torch::Tensor PrepareClip(const torch::Tensor& frames,
+                          const ClipLoaderOptions& options,
+                          std::mt19937_64* rng) {
+  torch::Tensor clip = video::ToFloatClip(frames);
+  clip = video::ResizeShortSide(
+      clip, options.short_side > 0 ? options.short_side : options.crop_size);
+  clip = options.train ? video::RandomCrop(clip, options.crop_size, rng)
+                       : video::CenterCrop(clip, options.crop_size);
+  return video::Normalize(clip, options.normalization).contiguous();
 }
 
 }  // namespace iv::data

@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,6 +63,10 @@ struct ClipLoaderOptions {
   // Training only: mirror half of the samples whose flipped_label is set.
   bool flip = false;
   int batch_size = 8;
+  // Off: batches carry sample ids and labels only (video undefined), for
+  // training on features computed ahead of time (localization) in the same
+  // deterministic, rank-sharded, resumable order.
+  bool decode = true;
   int workers = 2;           // decoding threads
   int prefetch_batches = 2;  // batches decoded ahead of the consumer
   uint64_t seed = 0;
@@ -74,6 +79,13 @@ struct ClipBatch {
   torch::Tensor labels;             // int64 [B]
   std::vector<int64_t> sample_ids;  // positions in the dataset
 };
+
+// Decoded frames uint8 [T, H, W, 3] as the loader shapes a clip: short side
+// resized, cropped (at random from `rng` in training, else centred) and
+// normalized -> float [3, T, crop_size, crop_size].
+torch::Tensor PrepareClip(const torch::Tensor& frames,
+                          const ClipLoaderOptions& options,
+                          std::mt19937_64* rng = nullptr);
 
 class ClipLoader {
  public:

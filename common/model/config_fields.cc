@@ -31,6 +31,17 @@ absl::Status CheckDivisible(absl::string_view section, absl::string_view field,
                       absl::StrCat(value, " is not divisible by ", what));
 }
 
+absl::Status ResolveDimensions(absl::string_view section,
+                               absl::Span<const DimensionField> fields) {
+  for (const DimensionField& field : fields) {
+    absl::StatusOr<int64_t> resolved =
+        ConfigDimension(section, field.field, field.value, *field.resolved);
+    if (!resolved.ok()) return resolved.status();
+    *field.resolved = *resolved;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> ResolveNumClasses(absl::string_view section,
                                           int64_t num_classes,
                                           int64_t num_class_names) {

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace iv::model {
 
@@ -21,6 +22,18 @@ absl::Status InvalidField(absl::string_view section, absl::string_view field,
 absl::StatusOr<int64_t> ConfigDimension(absl::string_view section,
                                         absl::string_view field, int64_t value,
                                         int64_t fallback);
+
+// One dimension for ResolveDimensions: `*resolved` holds the fallback on
+// entry and the resolved value after.
+struct DimensionField {
+  absl::string_view field;
+  int64_t value;
+  int64_t* resolved;
+};
+
+// ConfigDimension of each field in order; the first error.
+absl::Status ResolveDimensions(absl::string_view section,
+                               absl::Span<const DimensionField> fields);
 
 // OK when `value` is a multiple of `divisor` (named `what` in the error).
 absl::Status CheckDivisible(absl::string_view section, absl::string_view field,

@@ -1,11 +1,10 @@
 #include "tools/iv/eval_command.h"
 
 #include <cstdio>
-#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
-#include "common/data/manifest.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
 #include "nlohmann/json.hpp"
 #include "tools/iv/progress_bar.h"
@@ -26,36 +25,34 @@ int RunEval(const EvalArgs& args) {
     std::fprintf(stderr, "iv eval: %s\n", status.ToString().c_str());
     return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   };
-  const std::map<std::string, trainer::EvalTask> tasks = {
-      {"recognition", trainer::EvalTask::kRecognition},
-      {"retrieval", trainer::EvalTask::kRetrieval}};
-  auto task = tasks.find(args.task);
-  if (task == tasks.end()) {
-    return fail(absl::UnimplementedError(
+  const std::optional<trainer::EvalTask> task =
+      trainer::ParseEvalTask(args.task);
+  if (!task) {
+    return fail(absl::InvalidArgumentError(
         "--task " + args.task +
-        ": this build evaluates recognition and retrieval; localization, "
-        "vqa and caption come with their task heads"));
+        ": expected recognition, retrieval, localization, vqa or caption"));
   }
   absl::StatusOr<model::LoadedInternVideo> loaded =
       model::LoadInternVideo(args.checkpoint);
   if (!loaded.ok()) return fail(loaded.status());
-  absl::StatusOr<std::vector<data::TrimmedClip>> clips =
-      data::ReadTrimmedManifest(args.manifest);
-  if (!clips.ok()) return fail(clips.status());
-  ProgressBar bar("batches");
+  // Localization manifests list untrimmed videos, the others trimmed clips.
+  internvideo::v1::DataConfig data;
+  data.add_manifests()->set_path(args.manifest);
+  absl::StatusOr<trainer::Dataset> dataset =
+      trainer::ReadDataset(data, *task == trainer::EvalTask::kLocalization);
+  if (!dataset.ok()) return fail(dataset.status());
+  ProgressBar bar(*task == trainer::EvalTask::kLocalization ? "videos"
+                                                            : "batches");
   absl::StatusOr<trainer::Metrics> metrics = trainer::Evaluate(
-      loaded->model, task->second, *clips, loaded->tokenizer.get(),
-      args.batch_size,
+      loaded->model, *task, *dataset, loaded->tokenizer.get(), args.batch_size,
       [&bar](int64_t done, int64_t total) { bar.Update(done, total); });
   if (!metrics.ok()) return fail(metrics.status());
+  // The task first, its metrics, then the count.
   nlohmann::ordered_json json = {{"task", args.task}};
   for (const auto& [key, value] : *metrics) {
-    if (key == "n") {
-      json[key] = static_cast<int64_t>(value);
-    } else {
-      json[key] = value;
-    }
+    if (key != "n") json[key] = value;
   }
+  json["n"] = static_cast<int64_t>(metrics->count("n") ? metrics->at("n") : 0);
   std::printf("%s\n", json.dump().c_str());
   return 0;
 }
@@ -68,7 +65,11 @@ void AddEvalCommand(CLI::App& iv) {
       "eval",
       "SynthWorld-Bench metrics of a trained checkpoint on a manifest; the "
       "last line is one JSON object, e.g.\n"
-      "{\"task\":\"recognition\",\"top1\":0.97,\"twin_top1\":0.96,\"n\":300}");
+      "{\"task\":\"recognition\",\"top1\":0.97,\"twin_top1\":0.96,\"n\":300}\n"
+      "Keys: recognition top1, twin_top1; retrieval t2v_r1/5/10, "
+      "v2t_r1/5/10; localization (a manifest of untrimmed videos) map_0.3, "
+      "map_0.5, map_0.7, map_mean; vqa accuracy; caption triple_accuracy, "
+      "bleu4.");
   eval->add_option("--checkpoint", args->checkpoint,
                    "Trained model folder (iv train's checkpoint)")
       ->required();

@@ -11,21 +11,26 @@
 
 namespace iv::test {
 
+std::string RenderTestWorld(const std::string& name, uint64_t seed,
+                            int train_clips, int val_clips,
+                            int train_untrimmed) {
+  data::synthworld::SynthOptions options;
+  options.out_dir = FreshTempDir(name);
+  options.seed = seed;
+  options.size = 64;
+  options.train_clips = train_clips;
+  options.val_clips = val_clips;
+  options.test_clips = 0;
+  options.train_untrimmed = train_untrimmed;
+  options.test_untrimmed = 0;
+  absl::Status s = data::synthworld::RenderWorld(options, {});
+  EXPECT_TRUE(s.ok()) << s;
+  return options.out_dir;
+}
+
 const std::string& SmallWorld() {
-  static const std::string* dir = [] {
-    auto* path = new std::string(FreshTempDir("small_world"));
-    data::synthworld::SynthOptions options;
-    options.out_dir = *path;
-    options.seed = 3;
-    options.size = 64;
-    options.train_clips = 40;
-    options.val_clips = 12;
-    options.test_clips = 0;
-    options.test_untrimmed = 0;
-    absl::Status s = data::synthworld::RenderWorld(options, {});
-    EXPECT_TRUE(s.ok()) << s;
-    return path;
-  }();
+  static const std::string* dir =
+      new std::string(RenderTestWorld("small_world", 3, 40, 12));
   return *dir;
 }
 

@@ -10,6 +10,13 @@
 
 namespace iv::test {
 
+// Renders a 64x64 SynthWorld of `seed` into a fresh temporary folder named
+// after `name` (no test split, no untrimmed videos but `train_untrimmed`)
+// and returns the folder; failures are test failures.
+std::string RenderTestWorld(const std::string& name, uint64_t seed,
+                            int train_clips, int val_clips,
+                            int train_untrimmed = 0);
+
 // 40 train and 12 val clips of 64x64, rendered once per test process. 40 is
 // divisible by the global batch of 8, so one rank on 8 clips and two on 4
 // each see the same samples every step.

@@ -1,11 +1,85 @@
 #include "common/model/internvideo/internvideo_model.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 
 namespace iv::model {
 
+using internvideo::v1::FeatureSource;
 using internvideo::v1::ModelConfig;
 using internvideo::v1::ModelPart;
+
+namespace {
+
+// The width of `source`'s clip features (pooled) or tokens, or
+// INVALID_ARGUMENT naming `field` when the model lacks that part.
+absl::StatusOr<int64_t> SourceDim(const InternVideoConfig& config,
+                                  FeatureSource source,
+                                  const std::string& field, bool pooled) {
+  switch (source) {
+    case internvideo::v1::FEATURE_SOURCE_MASKED_ENCODER:
+      if (config.masked_encoder && !config.masked_encoder->decoder) {
+        return config.masked_encoder->embed_dim;
+      }
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": needs a masked_encoder without a pretraining decoder"));
+    case internvideo::v1::FEATURE_SOURCE_MULTIMODAL_ENCODER:
+      if (config.multimodal) return config.multimodal->vision.width;
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": the model has no multimodal_encoder"));
+    case internvideo::v1::FEATURE_SOURCE_CMA:
+      if (config.cma && pooled) return 2 * config.cma->width;
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, pooled ? ": the model has no cma"
+                        : ": CMA gives pooled features, not tokens; use "
+                          "MULTIMODAL_ENCODER or MASKED_ENCODER"));
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": unknown feature source"));
+  }
+}
+
+absl::Status ResolveHeads(InternVideoConfig& config) {
+  const ModelConfig& proto = config.proto;
+  if (proto.has_localization_head()) {
+    FeatureSource source = proto.localization_head().feature_source();
+    if (source == internvideo::v1::FEATURE_SOURCE_UNSPECIFIED) {
+      source = config.cma ? internvideo::v1::FEATURE_SOURCE_CMA
+               : config.masked_encoder
+                   ? internvideo::v1::FEATURE_SOURCE_MASKED_ENCODER
+                   : internvideo::v1::FEATURE_SOURCE_MULTIMODAL_ENCODER;
+    }
+    absl::StatusOr<int64_t> dim = SourceDim(
+        config, source, "localization_head.feature_source", /*pooled=*/true);
+    if (!dim.ok()) return dim.status();
+    absl::StatusOr<LocalizationConfig> head = ResolveLocalizationConfig(
+        proto.localization_head(), source, *dim, proto.class_names_size());
+    if (!head.ok()) return head.status();
+    config.localization = *head;
+  }
+  if (proto.has_vqa_head()) {
+    if (!config.multimodal) {
+      return absl::InvalidArgumentError(
+          "vqa_head: needs multimodal_encoder (its text encoder reads the "
+          "question)");
+    }
+    FeatureSource source = proto.vqa_head().video_features();
+    if (source == internvideo::v1::FEATURE_SOURCE_UNSPECIFIED) {
+      source = internvideo::v1::FEATURE_SOURCE_MULTIMODAL_ENCODER;
+    }
+    absl::StatusOr<int64_t> dim =
+        SourceDim(config, source, "vqa_head.video_features", /*pooled=*/false);
+    if (!dim.ok()) return dim.status();
+    absl::StatusOr<VqaConfig> head = ResolveVqaConfig(
+        proto.vqa_head(), source, *dim, config.multimodal->text.width,
+        config.multimodal->text.heads);
+    if (!head.ok()) return head.status();
+    config.vqa = *head;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<InternVideoConfig> ResolveInternVideoConfig(
     const ModelConfig& proto) {
@@ -41,6 +115,7 @@ absl::StatusOr<InternVideoConfig> ResolveInternVideoConfig(
     if (!cma.ok()) return cma.status();
     config.cma = *cma;
   }
+  if (absl::Status s = ResolveHeads(config); !s.ok()) return s;
   return config;
 }
 
@@ -75,6 +150,43 @@ InternVideoModelImpl::InternVideoModelImpl(const InternVideoConfig& config)
   }
   if (config.cma)
     cma_ = register_module("cma", CrossModelAttention(*config.cma));
+  if (config.localization) {
+    localization_head_ = register_module(
+        "localization_head", LocalizationHead(*config.localization));
+  }
+  if (config.vqa) vqa_head_ = register_module("vqa_head", VqaHead(*config.vqa));
+}
+
+torch::Tensor InternVideoModelImpl::ClipFeatures(
+    FeatureSource source, const torch::Tensor& masked_video,
+    const torch::Tensor& multimodal_video) {
+  switch (source) {
+    case internvideo::v1::FEATURE_SOURCE_MASKED_ENCODER:
+      return masked_encoder_->forward(masked_video).features;
+    case internvideo::v1::FEATURE_SOURCE_MULTIMODAL_ENCODER:
+      return multimodal_->Visual(multimodal_video).feature;
+    case internvideo::v1::FEATURE_SOURCE_CMA: {
+      const CmaOutput out = cma_->forward(
+          masked_encoder_->Tokens(masked_video),
+          MultimodalContext(multimodal_->Visual(multimodal_video)));
+      return torch::cat({out.cls_features, out.pooled_features}, 1);
+    }
+    default:
+      TORCH_CHECK(false, "ClipFeatures: unresolved feature source");
+  }
+}
+
+torch::Tensor InternVideoModelImpl::VqaLogits(
+    const torch::Tensor& masked_video, const torch::Tensor& multimodal_video,
+    const torch::Tensor& question_tokens) {
+  TORCH_CHECK(vqa_head_, "the model has no VQA head");
+  const torch::Tensor video =
+      config_.vqa->video_features ==
+              internvideo::v1::FEATURE_SOURCE_MASKED_ENCODER
+          ? masked_encoder_->Tokens(masked_video)
+          : MultimodalContext(multimodal_->Visual(multimodal_video));
+  return vqa_head_(video, multimodal_->TextTokens(question_tokens),
+                   question_tokens.ne(0));
 }
 
 torch::Tensor InternVideoModelImpl::RecognitionLogits(

@@ -11,6 +11,8 @@
 //   multimodal_encoder.  InternVideo-MM's CLIP (visual.*, transformer.*, ...)
 //   caption_decoder.     its caption decoder
 //   cma.                 cross-model attention
+//   localization_head.   the temporal localization head (localization_head.h)
+//   vqa_head.            the question answering head (vqa_head.h)
 #ifndef COMMON_MODEL_INTERNVIDEO_INTERNVIDEO_MODEL_H_
 #define COMMON_MODEL_INTERNVIDEO_INTERNVIDEO_MODEL_H_
 
@@ -22,6 +24,8 @@
 #include "absl/status/statusor.h"
 #include "common/model/cma/cma.h"
 #include "common/model/cma/config.h"
+#include "common/model/internvideo/localization_head.h"
+#include "common/model/internvideo/vqa_head.h"
 #include "common/model/multimodal/caption_decoder.h"
 #include "common/model/multimodal/clip_model.h"
 #include "common/model/multimodal/config.h"
@@ -42,6 +46,8 @@ struct InternVideoConfig {
   std::optional<VideoMaeConfig> masked_encoder;
   std::optional<MultimodalConfig> multimodal;
   std::optional<CmaConfig> cma;
+  std::optional<LocalizationConfig> localization;
+  std::optional<VqaConfig> vqa;
 };
 
 // Resolves every part the proto has. INVALID_ARGUMENT naming the field;
@@ -68,6 +74,8 @@ class InternVideoModelImpl : public torch::nn::Module {
   InternVideoClip& multimodal() { return multimodal_; }
   CaptionDecoder& caption_decoder() { return caption_decoder_; }
   CrossModelAttention& cma() { return cma_; }
+  LocalizationHead& localization_head() { return localization_head_; }
+  VqaHead& vqa_head() { return vqa_head_; }
 
   // Action logits of the model's best recognizer: CMA when it has one
   // (fed by both encoders), else the masked encoder's head.
@@ -75,6 +83,23 @@ class InternVideoModelImpl : public torch::nn::Module {
   // each encoder.
   torch::Tensor RecognitionLogits(const torch::Tensor& masked_video,
                                   const torch::Tensor& multimodal_video);
+
+  // One feature vector per clip from `source` (never UNSPECIFIED), what the
+  // localization head reads per window: the masked encoder's pooled
+  // features [B, embed_dim], the multimodal video feature before its
+  // projection [B, vision width], or CMA's class and pooled features side
+  // by side [B, 2 x cma width].
+  torch::Tensor ClipFeatures(internvideo::v1::FeatureSource source,
+                             const torch::Tensor& masked_video,
+                             const torch::Tensor& multimodal_video);
+
+  // Answer logits [B, answers] of questions (token ids [B, N], 0-padded)
+  // about clips: the question's text-encoder tokens attend to the video
+  // tokens of the head's source (MultimodalContext of the multimodal
+  // encoder, or the masked encoder's tokens).
+  torch::Tensor VqaLogits(const torch::Tensor& masked_video,
+                          const torch::Tensor& multimodal_video,
+                          const torch::Tensor& question_tokens);
 
   // The parameter-name prefix of `part` ("" for the whole model), e.g.
   // "masked_encoder.".
@@ -87,6 +112,8 @@ class InternVideoModelImpl : public torch::nn::Module {
   InternVideoClip multimodal_{nullptr};
   CaptionDecoder caption_decoder_{nullptr};
   CrossModelAttention cma_{nullptr};
+  LocalizationHead localization_head_{nullptr};
+  VqaHead vqa_head_{nullptr};
 };
 TORCH_MODULE(InternVideoModel);
 

@@ -1,0 +1,72 @@
+#include "trainer/window_features.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "common/video/decoder.h"
+#include "common/video/sampler.h"
+#include "trainer/training_data.h"
+
+namespace iv::trainer {
+
+absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
+    model::InternVideoModel& model, const std::string& path,
+    const data::ClipLoaderOptions& options, int batch_size) {
+  const model::InternVideoConfig& config = model->config();
+  if (!config.localization) {
+    return absl::FailedPreconditionError("the model has no localization head");
+  }
+  absl::StatusOr<std::unique_ptr<video::VideoDecoder>> decoder =
+      video::VideoDecoder::Open(path);
+  if (!decoder.ok()) return decoder.status();
+  WindowFeatures result;
+  result.duration_s = (*decoder)->info().duration_s;
+  absl::StatusOr<std::vector<video::Window>> windows =
+      video::SlidingWindows((*decoder)->frame_times(), result.duration_s,
+                            config.localization->window_s,
+                            config.localization->stride_s, options.num_frames);
+  if (!windows.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", windows.status().message()));
+  }
+  // Windows overlap: each frame is decoded once, in order.
+  std::vector<int64_t> frames;
+  for (const video::Window& window : *windows) {
+    frames.insert(frames.end(), window.frame_indices.begin(),
+                  window.frame_indices.end());
+  }
+  std::sort(frames.begin(), frames.end());
+  frames.erase(std::unique(frames.begin(), frames.end()), frames.end());
+  absl::StatusOr<torch::Tensor> decoded = (*decoder)->DecodeFrames(frames);
+  if (!decoded.ok()) return decoded.status();
+  std::map<int64_t, int64_t> row;
+  for (size_t i = 0; i < frames.size(); ++i) row[frames[i]] = i;
+
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> features;
+  for (size_t start = 0; start < windows->size(); start += batch_size) {
+    const size_t end = std::min(windows->size(), start + batch_size);
+    std::vector<torch::Tensor> clips;
+    for (size_t w = start; w < end; ++w) {
+      const video::Window& window = (*windows)[w];
+      std::vector<int64_t> rows;
+      for (int64_t index : window.frame_indices) rows.push_back(row[index]);
+      clips.push_back(data::PrepareClip(
+          decoded->index_select(0, torch::tensor(rows, torch::kInt64)),
+          options));
+      result.centres_s.push_back((window.start_s + window.end_s) / 2);
+    }
+    const torch::Tensor video = torch::stack(clips);
+    const torch::Tensor multimodal_video =
+        config.multimodal ? Renormalize(video, options.normalization,
+                                        MultimodalNormalization(config))
+                          : torch::Tensor();
+    features.push_back(model->ClipFeatures(config.localization->feature_source,
+                                           video, multimodal_video));
+  }
+  result.features = torch::cat(features).to(torch::kFloat32);
+  return result;
+}
+
+}  // namespace iv::trainer

@@ -1,0 +1,37 @@
+// The input of the localization head for one untrimmed video: the clip
+// features of its sliding windows (common/video/sampler.h SlidingWindows,
+// with the head's feature_window), each window's frames shaped as the
+// loader shapes evaluation clips and encoded by the head's feature source.
+// The feature extractor is frozen in localization training, so training
+// computes each video's features once and keeps them (ActionFormer trains
+// on precomputed features too).
+#ifndef TRAINER_WINDOW_FEATURES_H_
+#define TRAINER_WINDOW_FEATURES_H_
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/data/clip_loader.h"
+#include "common/model/internvideo/internvideo_model.h"
+
+namespace iv::trainer {
+
+struct WindowFeatures {
+  std::vector<double> centres_s;  // each window's midpoint
+  double duration_s = 0;
+  torch::Tensor features;  // float [windows, feature_dim]
+};
+
+// Runs without autograd. `options` gives frames per window, crop and
+// normalization (LoaderOptions of the model, evaluation mode). Errors name
+// the video (unreadable, or shorter than one window).
+absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
+    model::InternVideoModel& model, const std::string& path,
+    const data::ClipLoaderOptions& options, int batch_size = 16);
+
+}  // namespace iv::trainer
+
+#endif  // TRAINER_WINDOW_FEATURES_H_
