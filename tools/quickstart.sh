@@ -1,42 +1,127 @@
 #!/usr/bin/env bash
 # The project's main job, from a fresh Debian 12 machine: installs what is
-# missing, builds everything, and runs what works end to end today: renders a
-# small SynthWorld video library, looks at it, and samples frames from it.
-# Later milestones grow this into the full demo (serve iv-tiny, ingest,
-# search). Output goes to ${IV_QUICKSTART_DIR:-/tmp/iv-quickstart}.
+# missing, builds everything, starts the encoder and index services on
+# loopback with the embedded model iv-tiny, renders a SynthWorld video library
+# (trimmed clips and untrimmed videos), indexes it with the batch indexer and
+# runs example searches. The services keep running afterwards so you can
+# query them; `tools/quickstart.sh stop` stops them. Interrupting the script
+# (Ctrl-C) stops whatever it started.
+#
+# Environment: IV_QUICKSTART_DIR (default /tmp/iv-quickstart), IV_MODEL (a
+# checkpoint folder; default models/iv-tiny), IV_ENCODER_PORT (50051),
+# IV_INDEX_PORT (50052), IV_QUICKSTART_KEEP=0 to stop the services at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+out=${IV_QUICKSTART_DIR:-/tmp/iv-quickstart}
+encoder=127.0.0.1:${IV_ENCODER_PORT:-50051}
+index=127.0.0.1:${IV_INDEX_PORT:-50052}
+iv=bazel-bin/tools/iv/iv
+
 step() { printf '\n==> %s\n' "$*"; }
+
+stop_services() {
+  [ -f "$out/pids" ] || return 0
+  while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$out/pids"
+  rm -f "$out/pids"
+}
+
+if [ "${1:-}" = stop ]; then
+  stop_services
+  echo "stopped the quick-start services"
+  exit 0
+fi
+
+model=${IV_MODEL:-$PWD/models/iv-tiny}
+if [ ! -d "$model" ]; then
+  echo "quickstart: no model at $model; set IV_MODEL to a checkpoint folder" \
+    "(e.g. one written by iv train)" >&2
+  exit 2
+fi
+model=$(cd "$model" && pwd)
 
 step "Installing missing Debian packages (tools/setup.sh)"
 tools/setup.sh
 
 step "Building every target offline (bazel build //...)"
 bazel build //...
-iv=bazel-bin/tools/iv/iv
 
-out=${IV_QUICKSTART_DIR:-/tmp/iv-quickstart}
+mkdir -p "$out"
+stop_services  # a previous quick start's
+# From here on, an interruption or failure stops what this run started.
+trap 'stop_services; exit 130' INT TERM
+trap 'status=$?; [ $status -ne 0 ] && stop_services' EXIT
 
-step "iv version"
-"$iv" version
+step "Rendering a SynthWorld library into $out/library (iv synth)"
+rm -rf "$out/library" "$out/index"
+"$iv" synth --out "$out/library" --seed 2026 --size 64 --train 0 --val 0 \
+  --test 300 --untrimmed-test 6 --preview
+head -n 3 "$out/library/preview.txt"
 
-step "Rendering a SynthWorld library (iv synth) into $out"
-"$iv" synth --out "$out" --seed 1 --train 120 --val 20 --test 20 \
-  --untrimmed-test 4 --preview
-head -n 3 "$out/preview.txt"
+step "Starting the encoder service ($encoder, model $model) and the index service ($index)"
+# setsid: the services outlive this script (they are stopped through
+# $out/pids), and a Ctrl-C in this terminal does not reach them twice.
+setsid bazel-bin/encoder_service/encoder_server --address "$encoder" \
+  --metrics-address "" --model-dir "$model" --allowed-roots "$out" \
+  >"$out/encoder.log" 2>&1 &
+echo $! >>"$out/pids"
+setsid bazel-bin/index_service/index_server --address "$index" \
+  --metrics-address "" --data-dir "$out/index" --encoder-address "$encoder" \
+  >"$out/index.log" 2>&1 &
+echo $! >>"$out/pids"
+for service in "$encoder" "$index"; do
+  for _ in $(seq 120); do
+    "$iv" health "$service" >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  if ! "$iv" health "$service" >/dev/null 2>&1; then
+    echo "quickstart: $service did not become ready; see $out/*.log" >&2
+    exit 1
+  fi
+done
+echo "both services are SERVING"
 
-step "Probing one clip (iv video probe)"
-"$iv" video probe "$out/clips/train_00000.mp4"
+step "Indexing the library (iv ingest: whole videos + 2 s moments)"
+"$iv" ingest "$out/library" --encoder "$encoder" --index "$index" \
+  --collection synthworld --jobs 2 --manifest "$out/library/test.jsonl" \
+  --manifest "$out/library/test_untrimmed.jsonl"
 
-step "Sampling 8 frames the way a model sees them (iv video sample)"
-"$iv" video sample "$out/untrimmed/test_000.mp4" --num-frames 8 \
-  --out "$out/sample.safetensors"
+step "Searching by text"
+for query in "a red circle moves left" "the blue square grows" \
+  "a white triangle rotates clockwise"; do
+  printf '\n$ iv search "%s" -k 5\n' "$query"
+  "$iv" search "$query" --index "$index" --collection synthworld -k 5 \
+    --scope whole
+done
 
+step "Searching moments inside the untrimmed videos"
+query="a green cross fades out"
+printf '$ iv search "%s" --scope segments -k 5\n' "$query"
+"$iv" search "$query" --index "$index" --collection synthworld -k 5 \
+  --scope segments
+
+step "Searching by video (a clip as the query)"
+clip=$(ls "$out"/library/clips/*.mp4 | head -1)
+printf '$ iv search --video %s -k 3\n' "$clip"
+"$iv" search --video "$clip" --index "$index" --collection synthworld -k 3
+
+trap - INT TERM EXIT
+if [ "${IV_QUICKSTART_KEEP:-1}" = 0 ]; then
+  stop_services
+  echo; echo "Done; the services are stopped."
+  exit 0
+fi
 cat <<MSG
 
-Done. Look at $out/preview.png (one clip per row, time left to right) and
-$out/train.jsonl (captions, questions, labels).
-The iv tool is at $iv: try '$iv --help'.
+Done. The stack is still running:
+  encoder service  $encoder   (log $out/encoder.log)
+  index service    $index   (log $out/index.log, data $out/index)
+Query it:
+  $iv search "a yellow square shrinks" --index $index --collection synthworld
+  $iv search --video $clip --index $index --collection synthworld
+  $iv ingest MORE_VIDEOS_DIR --encoder $encoder --index $index --collection synthworld
+  $iv health $index
+Each video's labels are in $out/library/test.jsonl; $out/library/preview.png shows the world.
+Stop the services with: tools/quickstart.sh stop
 Run the test suite with: tools/test.sh
 MSG

@@ -7,11 +7,14 @@
 #include "tools/iv/bench_command.h"
 #include "tools/iv/eval_command.h"
 #include "tools/iv/health_command.h"
+#include "tools/iv/ingest_command.h"
 #include "tools/iv/model_command.h"
+#include "tools/iv/search_command.h"
 #include "tools/iv/synth_command.h"
 #include "tools/iv/train_command.h"
 #include "tools/iv/version_command.h"
 #include "tools/iv/video_command.h"
+#include "tools/iv/vocab_command.h"
 
 int main(int argc, char** argv) {
   CLI::App iv(
@@ -23,11 +26,14 @@ int main(int argc, char** argv) {
   iv::cli::AddBenchCommand(iv);
   iv::cli::AddEvalCommand(iv);
   iv::cli::AddHealthCommand(iv);
+  iv::cli::AddIngestCommand(iv);
   iv::cli::AddModelCommand(iv);
+  iv::cli::AddSearchCommand(iv);
   iv::cli::AddSynthCommand(iv);
   iv::cli::AddTrainCommand(iv);
   iv::cli::AddVersionCommand(iv);
   iv::cli::AddVideoCommand(iv);
+  iv::cli::AddVocabCommand(iv);
   if (argc == 1) {
     std::printf("%s", iv.help().c_str());
     return 1;

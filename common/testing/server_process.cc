@@ -1,0 +1,59 @@
+#include "common/testing/server_process.h"
+
+#include <signal.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/process/command.h"
+
+namespace iv::test {
+
+std::string ReadTextFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::StatusOr<ServerProcess> StartServerProcess(
+    const std::string& command_line, const std::string& log,
+    absl::Duration timeout) {
+  process::CommandResult started = process::RunCommand(
+      absl::StrCat(command_line, " >", log, " 2>&1 & echo $!"));
+  if (started.exit_code != 0) {
+    return absl::InternalError(absl::StrCat("could not start ", command_line));
+  }
+  ServerProcess server{std::atoi(started.output.c_str()), 0, log};
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    const std::string text = ReadTextFile(log);
+    const size_t at = text.find("serving on port ");
+    if (at != std::string::npos) {
+      server.port = std::atoi(text.c_str() + at + 16);
+      return server;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  kill(server.pid, SIGKILL);
+  return absl::DeadlineExceededError(absl::StrCat(
+      command_line, " did not report its port; its log:\n", ReadTextFile(log)));
+}
+
+void StopServerProcess(const ServerProcess& server, int signal) {
+  kill(server.pid, signal);
+  const std::string stat = absl::StrCat("/proc/", server.pid, "/stat");
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    const std::string text = ReadTextFile(stat);
+    if (text.empty() || absl::StrContains(text, ") Z ")) return;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
+}  // namespace iv::test
