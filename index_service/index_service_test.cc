@@ -9,18 +9,16 @@
 #include <signal.h>
 
 #include <cmath>
-#include <fstream>
 #include <memory>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/process/command.h"
 #include "common/serving/server.h"
+#include "common/testing/server_process.h"
 #include "common/testing/temp_dir.h"
 #include "third_party/grpc_health/health.grpc.pb.h"
 
@@ -406,42 +404,26 @@ TEST_F(IndexServiceTest, TextAndVideoQueriesGoThroughTheEncoder) {
   EXPECT_TRUE(absl::StrContains(down.error_message(), "encoder service at"));
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // index_server as a process, killed with SIGKILL right after its last
 // acknowledged upsert: after a restart on the same folder every record is
 // there and is its own nearest neighbour.
 TEST_F(IndexServiceTest, AcknowledgedUpsertsSurviveKillDashNine) {
   auto start = [this](const std::string& log) {
-    process::CommandResult started = process::RunCommand(
+    absl::StatusOr<test::ServerProcess> server = test::StartServerProcess(
         absl::StrCat("index_service/index_server --address 127.0.0.1:0 "
                      "--metrics-address '' --data-dir ",
-                     root_, "/data >", log, " 2>&1 & echo $!"));
-    EXPECT_EQ(started.exit_code, 0);
-    const int pid = std::stoi(started.output);
-    int port = 0;
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (port == 0 && absl::Now() < deadline) {
-      const std::string text = ReadFile(log);
-      const size_t at = text.find("serving on port ");
-      if (at != std::string::npos) port = std::atoi(text.c_str() + at + 16);
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    EXPECT_GT(port, 0) << ReadFile(log);
-    absl::StatusOr<serving::Connection> connection =
-        serving::Connection::Open(absl::StrCat("127.0.0.1:", port), {});
+                     root_, "/data"),
+        log);
+    EXPECT_TRUE(server.ok()) << server.status();
+    absl::StatusOr<serving::Connection> connection = serving::Connection::Open(
+        absl::StrCat("127.0.0.1:", server.ok() ? server->port : 1), {});
     EXPECT_TRUE(connection.ok());
     connection_ = std::make_unique<serving::Connection>(*connection);
     stub_ = IndexService::NewStub(connection_->channel());
-    return pid;
+    return server.ok() ? *server : test::ServerProcess{};
   };
 
-  const int pid = start(root_ + "/server1.log");
+  const test::ServerProcess first = start(root_ + "/server1.log");
   ASSERT_TRUE(CreateCollection("videos", "HNSW16").ok());
   std::mt19937 rng(3);
   std::vector<std::vector<float>> vectors;
@@ -455,16 +437,10 @@ TEST_F(IndexServiceTest, AcknowledgedUpsertsSurviveKillDashNine) {
     }
     ASSERT_TRUE(Upsert(request).ok());
   }
-  kill(pid, SIGKILL);  // no shutdown, no flush: only the synced WAL remains
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline &&
-         !ReadFile(absl::StrCat("/proc/", pid, "/stat")).empty() &&
-         !absl::StrContains(ReadFile(absl::StrCat("/proc/", pid, "/stat")),
-                            ") Z ")) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  // No shutdown, no flush: only the synced WAL remains.
+  test::StopServerProcess(first, SIGKILL);
 
-  const int pid2 = start(root_ + "/server2.log");
+  const test::ServerProcess second = start(root_ + "/server2.log");
   internvideo::v1::GetRequest get;
   get.set_collection("videos");
   for (int i = 0; i < kRecords; ++i) get.add_ids(absl::StrCat("v", i));
@@ -485,7 +461,7 @@ TEST_F(IndexServiceTest, AcknowledgedUpsertsSurviveKillDashNine) {
         found.hits_size() == 1 && found.hits(0).id() == absl::StrCat("v", i);
   }
   EXPECT_GE(found_self, kRecords - 3);  // HNSW is approximate
-  kill(pid2, SIGTERM);
+  test::StopServerProcess(second, SIGTERM);
 }
 
 }  // namespace
