@@ -81,10 +81,12 @@ for service in "$encoder" "$index"; do
 done
 echo "both services are SERVING"
 
-step "Indexing the library (iv ingest: whole videos + 2 s moments)"
-"$iv" ingest "$out/library" --encoder "$encoder" --index "$index" \
-  --collection synthworld --jobs 2 --manifest "$out/library/test.jsonl" \
-  --manifest "$out/library/test_untrimmed.jsonl"
+step "Indexing the library (iv ingest): the clips whole, the untrimmed videos also as 2 s moments"
+"$iv" ingest "$out/library/clips" --encoder "$encoder" --index "$index" \
+  --collection synthworld --jobs 2 --no-segments \
+  --manifest "$out/library/test.jsonl"
+"$iv" ingest "$out/library/untrimmed" --encoder "$encoder" --index "$index" \
+  --collection synthworld --jobs 2 --manifest "$out/library/test_untrimmed.jsonl"
 
 step "Searching by text"
 for query in "a red circle moves left" "the blue square grows" \
@@ -101,7 +103,8 @@ printf '$ iv search "%s" --scope segments -k 5\n' "$query"
   --scope segments
 
 step "Searching by video (a clip as the query)"
-clip=$(ls "$out"/library/clips/*.mp4 | head -1)
+clips=("$out"/library/clips/*.mp4)
+clip=${clips[0]}
 printf '$ iv search --video %s -k 3\n' "$clip"
 "$iv" search --video "$clip" --index "$index" --collection synthworld -k 3
 
