@@ -19,9 +19,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/data/synthworld.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
-#include "common/process/command.h"
 #include "common/serving/connection.h"
 #include "common/serving/server.h"
+#include "common/testing/server_process.h"
 #include "common/testing/temp_dir.h"
 #include "common/video/decoder.h"
 #include "common/video/sampler.h"
@@ -593,25 +593,13 @@ TEST(EncoderServerTest, BinaryIsNotServingUntilAModelIsPublished) {
   const std::string models = root + "/models/iv-test-tiny";
   fs::create_directories(models);
   const std::string log = root + "/server.log";
-  process::CommandResult started = process::RunCommand(
+  absl::StatusOr<iv::test::ServerProcess> server = iv::test::StartServerProcess(
       absl::StrCat("encoder_service/encoder_server --address 127.0.0.1:0 "
                    "--metrics-address '' --poll-seconds 0.1 --model-dir ",
-                   models, " --allowed-roots ", TestWorld().videos, " >", log,
-                   " 2>&1 & echo $!"));
-  ASSERT_EQ(started.exit_code, 0);
-  const int pid = std::stoi(started.output);
-  auto read_log = [&log] {
-    std::ifstream in(log);
-    return std::string((std::istreambuf_iterator<char>(in)), {});
-  };
-  int port = 0;
-  for (int i = 0; i < 600 && port == 0; ++i) {
-    const std::string text = read_log();
-    const size_t at = text.find("listening on port ");
-    if (at != std::string::npos) port = std::atoi(text.c_str() + at + 18);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_GT(port, 0) << read_log();
+                   models, " --allowed-roots ", TestWorld().videos),
+      log, absl::Seconds(30));
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = server->port;
   auto connection =
       serving::Connection::Open(absl::StrCat("127.0.0.1:", port), {});
   ASSERT_TRUE(connection.ok());
@@ -641,12 +629,12 @@ TEST(EncoderServerTest, BinaryIsNotServingUntilAModelIsPublished) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(status(), grpc::health::v1::HealthCheckResponse::SERVING)
-      << read_log();
+      << iv::test::ReadTextFile(log);
   grpc::ClientContext context;
   ASSERT_TRUE(stub->EmbedText(&context, request, &response).ok());
   EXPECT_EQ(response.embeddings(0).model().model_id(), "iv-test-tiny");
   EXPECT_EQ(response.embeddings(0).model().version(), "step-00000010");
-  kill(pid, SIGTERM);
+  iv::test::StopServerProcess(*server, SIGTERM);
 }
 
 }  // namespace
