@@ -115,7 +115,7 @@ void Batcher::Run(std::deque<Request>& batch) {
       const torch::Tensor slice =
           all.slice(0, start, start + options_.max_batch).to(model.device);
       outputs.push_back(batch.front().tower == Tower::kVideo
-                            ? model.clip()->EncodeVideo(slice)
+                            ? model.EmbedVideos(slice)
                             : model.clip()->EncodeText(slice));
     }
     const torch::Tensor output =

@@ -10,6 +10,7 @@
 #include "common/model/checkpoint/native_checkpoint.h"
 
 namespace iv::encoder {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -160,6 +161,15 @@ void ModelRegistry::Start() {
 std::shared_ptr<const ModelSnapshot> ModelRegistry::Current() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return current_;
+}
+
+torch::Tensor ModelSnapshot::EmbedVideos(const torch::Tensor& clips) const {
+  model::InternVideoModelImpl& model = *loaded.model.ptr();
+  if (!model.EmbedsThroughCma()) return clip()->EncodeVideo(clips);
+  return model.VideoEmbeds(
+      video::Renormalize(clips, normalization,
+                         model.config().masked_encoder->normalization),
+      clips);
 }
 
 }  // namespace iv::encoder

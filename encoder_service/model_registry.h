@@ -53,6 +53,11 @@ struct ModelSnapshot {
   model::InternVideoClip& clip() const {
     return loaded.model.ptr()->multimodal();
   }
+  // Embeddings [N, embed_dim] of clips [N, 3, T, H, W] normalized with
+  // `normalization`: through cross-model attention when the model's CMA
+  // projects into the joint space (its masked encoder then sees the same
+  // pixels with its own statistics), else the multimodal encoder's.
+  torch::Tensor EmbedVideos(const torch::Tensor& clips) const;
   const model::MultimodalConfig& config() const {
     return *loaded.model->config().multimodal;
   }

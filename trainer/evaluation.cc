@@ -12,6 +12,7 @@
 #include "common/data/synthworld_samples.h"
 #include "common/data/synthworld_vocabulary.h"
 #include "common/model/multimodal/caption_generation.h"
+#include "common/video/transforms.h"
 #include "trainer/training_data.h"
 #include "trainer/window_features.h"
 
@@ -360,8 +361,8 @@ absl::StatusOr<Metrics> Evaluate(
     if (!batch->has_value()) break;
     const torch::Tensor& video = (*batch)->video;
     const torch::Tensor multimodal_video =
-        config.multimodal ? Renormalize(video, options.normalization,
-                                        MultimodalNormalization(config))
+        config.multimodal ? video::Renormalize(video, options.normalization,
+                                               MultimodalNormalization(config))
                           : torch::Tensor();
     switch (task) {
       case EvalTask::kRecognition:
@@ -369,7 +370,7 @@ absl::StatusOr<Metrics> Evaluate(
         break;
       case EvalTask::kRetrieval:
         outputs.push_back(torch::nn::functional::normalize(
-            model->multimodal()->EncodeVideo(multimodal_video),
+            model->VideoEmbeds(video, multimodal_video),
             torch::nn::functional::NormalizeFuncOptions().dim(1)));
         break;
       case EvalTask::kVqa: {

@@ -6,6 +6,7 @@
 
 #include "common/model/multimodal/contrastive_loss.h"
 #include "common/model/videomae/masking.h"
+#include "common/video/transforms.h"
 #include "trainer/training_data.h"
 #include "trainer/window_features.h"
 
@@ -15,6 +16,52 @@ namespace {
 using internvideo::v1::ModelPart;
 using internvideo::v1::TrainingRecipe;
 namespace F = torch::nn::functional;
+
+// One manifest caption per clip of the batch, drawn per (epoch, clip); a
+// clip without captions stands for itself by its key.
+std::vector<std::string> DrawCaptions(
+    const std::vector<data::TrimmedClip>& clips,
+    const std::vector<int64_t>& sample_ids, const StepContext& context) {
+  std::vector<std::string> captions;
+  for (int64_t id : sample_ids) {
+    const data::TrimmedClip& clip = clips.at(id);
+    if (clip.captions.empty()) {
+      captions.push_back(ClipKey(clip));
+      continue;
+    }
+    const uint64_t pick =
+        data::MixSeed(context.seed, context.epoch, id) % clip.captions.size();
+    captions.push_back(clip.captions[pick]);
+  }
+  return captions;
+}
+
+// Symmetric InfoNCE with negatives from every rank: the loss of this rank's
+// rows against the whole global batch, as the one-process loss would be.
+torch::Tensor GlobalInfoNce(const torch::Tensor& video,
+                            const torch::Tensor& text,
+                            const torch::Tensor& logit_scale,
+                            const StepContext& context) {
+  if (!context.all_gather) {
+    return model::SymmetricInfoNce(video, text, logit_scale);
+  }
+  const torch::Tensor all_video = context.all_gather(video);
+  const torch::Tensor all_text = context.all_gather(text);
+  const torch::Tensor v = F::normalize(video, F::NormalizeFuncOptions().dim(1));
+  const torch::Tensor t = F::normalize(text, F::NormalizeFuncOptions().dim(1));
+  const torch::Tensor av =
+      F::normalize(all_video, F::NormalizeFuncOptions().dim(1));
+  const torch::Tensor at =
+      F::normalize(all_text, F::NormalizeFuncOptions().dim(1));
+  const torch::Tensor scale = logit_scale.exp();
+  const torch::Tensor targets =
+      torch::arange(video.size(0), torch::kInt64) + context.gather_offset;
+  // Each rank's rows of the global loss, scaled so that the ranks' averaged
+  // gradients equal the one-process gradient.
+  const torch::Tensor v2t = F::cross_entropy(scale * v.matmul(at.t()), targets);
+  const torch::Tensor t2v = F::cross_entropy(scale * t.matmul(av.t()), targets);
+  return (v2t + t2v) / 2;
+}
 
 torch::Tensor CrossEntropy(const torch::Tensor& logits,
                            const torch::Tensor& labels, double smoothing) {
@@ -64,33 +111,73 @@ class Recognition : public Objective {
 
 class Cma : public Objective {
  public:
-  Cma(const model::InternVideoConfig& config, double smoothing)
-      : from_(MaskedNormalization(config)),
+  Cma(const model::InternVideoConfig& config,
+      const std::vector<data::TrimmedClip>* clips,
+      const text::ClipTokenizer* tokenizer, double smoothing,
+      double contrastive_weight, bool train_text)
+      : clips_(clips),
+        tokenizer_(tokenizer),
+        from_(MaskedNormalization(config)),
         to_(MultimodalNormalization(config)),
-        smoothing_(smoothing) {}
+        context_length_(config.multimodal->text.context_length),
+        smoothing_(smoothing),
+        contrastive_weight_(contrastive_weight),
+        train_text_(train_text) {}
   std::vector<ModelPart> TrainedParts() const override {
+    if (train_text_) {
+      return {internvideo::v1::MODEL_PART_CMA,
+              internvideo::v1::MODEL_PART_MULTIMODAL_ENCODER};
+    }
     return {internvideo::v1::MODEL_PART_CMA};
+  }
+  std::vector<std::string> FrozenPrefixes() const override {
+    // The multimodal encoder's video tower: visual.*, visual_ln_post,
+    // visual_proj.
+    return {"multimodal_encoder.visual"};
   }
   torch::Tensor Loss(model::InternVideoModel& model,
                      const data::ClipBatch& batch,
-                     const StepContext&) override {
-    torch::Tensor masked_tokens, context;
+                     const StepContext& context) override {
+    torch::Tensor masked_tokens, video_context;
     {
       torch::NoGradGuard frozen;
       masked_tokens = model->masked_encoder()->Tokens(batch.video);
-      context = model::MultimodalContext(
-          model->multimodal()->Visual(Renormalize(batch.video, from_, to_)));
+      video_context = model::MultimodalContext(model->multimodal()->Visual(
+          video::Renormalize(batch.video, from_, to_)));
     }
-    return CrossEntropy(model->cma()->forward(masked_tokens, context).logits,
-                        batch.labels, smoothing_);
+    const model::CmaOutput out =
+        model->cma()->forward(masked_tokens, video_context);
+    torch::Tensor loss = CrossEntropy(out.logits, batch.labels, smoothing_);
+    if (contrastive_weight_ > 0) {
+      const torch::Tensor tokens = tokenizer_->Tokenize(
+          DrawCaptions(*clips_, batch.sample_ids, context), context_length_);
+      torch::Tensor text_embeds;
+      if (train_text_) {
+        text_embeds = model->multimodal()->EncodeText(tokens);
+      } else {
+        torch::NoGradGuard frozen;
+        text_embeds = model->multimodal()->EncodeText(tokens);
+      }
+      loss =
+          loss + contrastive_weight_ *
+                     GlobalInfoNce(out.video_embeds, text_embeds,
+                                   model->multimodal()->logit_scale(), context);
+    }
+    return loss;
   }
   std::optional<EvalTask> eval_task() const override {
-    return EvalTask::kRecognition;
+    return contrastive_weight_ > 0 ? EvalTask::kRetrieval
+                                   : EvalTask::kRecognition;
   }
 
  private:
+  const std::vector<data::TrimmedClip>* clips_;
+  const text::ClipTokenizer* tokenizer_;
   video::Normalization from_, to_;
+  int64_t context_length_;
   double smoothing_;
+  double contrastive_weight_;
+  bool train_text_;
 };
 
 // Contrastive and captioning losses over clips paired with one of their
@@ -128,26 +215,13 @@ class VideoText : public Objective {
   torch::Tensor Loss(model::InternVideoModel& model,
                      const data::ClipBatch& batch,
                      const StepContext& context) override {
-    std::vector<std::string> captions;
-    for (int64_t id : batch.sample_ids) {
-      const data::TrimmedClip& clip = clips_->at(id);
-      if (clip.captions.empty()) {
-        captions.push_back(ClipKey(clip));
-        continue;
-      }
-      const uint64_t pick =
-          data::MixSeed(context.seed, context.epoch, id) % clip.captions.size();
-      captions.push_back(clip.captions[pick]);
-    }
-    const torch::Tensor tokens =
-        tokenizer_->Tokenize(captions, context_length_);
-    const torch::Tensor video = Renormalize(batch.video, from_, to_);
+    const torch::Tensor tokens = tokenizer_->Tokenize(
+        DrawCaptions(*clips_, batch.sample_ids, context), context_length_);
+    const torch::Tensor video = video::Renormalize(batch.video, from_, to_);
     model::InternVideoClip& clip_model = model->multimodal();
     torch::Tensor loss = torch::zeros({}, video.options());
     if (contrastive_weight_ > 0) {
       const model::ClipOutput out = clip_model->forward(video, tokens);
-      // Negatives from every rank: the loss of this rank's rows against
-      // the whole global batch, as the one-process loss would be.
       loss = loss + contrastive_weight_ *
                         GlobalInfoNce(out.video_embeds, out.text_embeds,
                                       clip_model->logit_scale(), context);
@@ -175,35 +249,6 @@ class VideoText : public Objective {
   }
 
  private:
-  static torch::Tensor GlobalInfoNce(const torch::Tensor& video,
-                                     const torch::Tensor& text,
-                                     const torch::Tensor& logit_scale,
-                                     const StepContext& context) {
-    if (!context.all_gather) {
-      return model::SymmetricInfoNce(video, text, logit_scale);
-    }
-    const torch::Tensor all_video = context.all_gather(video);
-    const torch::Tensor all_text = context.all_gather(text);
-    const torch::Tensor v =
-        F::normalize(video, F::NormalizeFuncOptions().dim(1));
-    const torch::Tensor t =
-        F::normalize(text, F::NormalizeFuncOptions().dim(1));
-    const torch::Tensor av =
-        F::normalize(all_video, F::NormalizeFuncOptions().dim(1));
-    const torch::Tensor at =
-        F::normalize(all_text, F::NormalizeFuncOptions().dim(1));
-    const torch::Tensor scale = logit_scale.exp();
-    const torch::Tensor targets =
-        torch::arange(video.size(0), torch::kInt64) + context.gather_offset;
-    // Each rank's rows of the global loss, scaled so that the ranks'
-    // averaged gradients equal the one-process gradient.
-    const torch::Tensor v2t =
-        F::cross_entropy(scale * v.matmul(at.t()), targets);
-    const torch::Tensor t2v =
-        F::cross_entropy(scale * t.matmul(av.t()), targets);
-    return (v2t + t2v) / 2;
-  }
-
   torch::Tensor CaptionLoss(model::InternVideoModel& model,
                             const torch::Tensor& video_tokens,
                             const torch::Tensor& text_tokens,
@@ -310,9 +355,9 @@ class Vqa : public Objective {
       auto answer = answer_ids_.find(qa.a);
       labels.push_back(answer == answer_ids_.end() ? -100 : answer->second);
     }
-    const torch::Tensor logits =
-        model->VqaLogits(batch.video, Renormalize(batch.video, from_, to_),
-                         tokenizer_->Tokenize(questions, context_length_));
+    const torch::Tensor logits = model->VqaLogits(
+        batch.video, video::Renormalize(batch.video, from_, to_),
+        tokenizer_->Tokenize(questions, context_length_));
     return CrossEntropy(logits, torch::tensor(labels, torch::kInt64), 0.0);
   }
   std::optional<EvalTask> eval_task() const override { return EvalTask::kVqa; }
@@ -403,8 +448,21 @@ absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
     case TrainingRecipe::kRecognition:
       return std::make_unique<Recognition>(
           recipe.recognition().label_smoothing());
-    case TrainingRecipe::kCma:
-      return std::make_unique<Cma>(config, recipe.cma().label_smoothing());
+    case TrainingRecipe::kCma: {
+      const auto& objective = recipe.cma();
+      // ValidateRecipe checked the weight against the projection.
+      const double contrastive = objective.has_contrastive_loss_weight()
+                                     ? objective.contrastive_loss_weight()
+                                     : (config.cma->embed_dim > 0 ? 1.0 : 0.0);
+      if (contrastive > 0 && tokenizer == nullptr) {
+        return absl::InvalidArgumentError(
+            "recipe.model.multimodal_encoder.tokenizer.vocab_path: the CMA "
+            "contrastive loss reads captions and needs the tokenizer");
+      }
+      return std::make_unique<Cma>(config, clips, tokenizer,
+                                   objective.label_smoothing(), contrastive,
+                                   objective.train_text_encoder());
+    }
     case TrainingRecipe::kMultimodalPretraining: {
       const auto& objective = recipe.multimodal_pretraining();
       const double contrastive = objective.has_contrastive_loss_weight()

@@ -3,8 +3,10 @@
 //   masked video modeling  VideoMAE: tube masking, MSE on masked tubelets
 //   multimodal pretraining symmetric InfoNCE (negatives from every rank)
 //                          + teacher-forced captioning cross-entropy
-//   CMA                    both encoders frozen; cross-entropy of the summed
-//                          heads of cross-model attention
+//   CMA                    both video encoders frozen; cross-entropy of the
+//                          summed heads of cross-model attention, plus
+//                          InfoNCE of its projected class feature against
+//                          the captions when it has a video projection
 //   recognition            cross-entropy of the masked encoder's head
 //   captioning             the caption decoder alone, teacher forced
 //   localization           the localization head alone on each untrimmed
@@ -23,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -54,6 +57,9 @@ class Objective {
 
   // The parts whose parameters this objective trains.
   virtual std::vector<internvideo::v1::ModelPart> TrainedParts() const = 0;
+  // Parameter-name prefixes inside those parts that stay frozen (and in
+  // eval mode), e.g. a tower of an encoder whose other tower trains.
+  virtual std::vector<std::string> FrozenPrefixes() const { return {}; }
   // The scalar loss of `batch` (normalized as the loader made it).
   virtual torch::Tensor Loss(model::InternVideoModel& model,
                              const data::ClipBatch& batch,

@@ -113,6 +113,22 @@ absl::Status CheckObjective(const TrainingRecipe& recipe,
         return Invalid("model.masked_encoder",
                        "CMA reads a masked encoder without a decoder");
       }
+      if (recipe.cma().contrastive_loss_weight() < 0) {
+        return Invalid("cma.contrastive_loss_weight", "must be >= 0");
+      }
+      if (recipe.cma().contrastive_loss_weight() > 0 &&
+          model.cma->embed_dim == 0) {
+        return Invalid("cma.contrastive_loss_weight",
+                       "needs model.cma.video_projection");
+      }
+      if (recipe.cma().train_text_encoder() &&
+          (model.cma->embed_dim == 0 ||
+           (recipe.cma().has_contrastive_loss_weight() &&
+            recipe.cma().contrastive_loss_weight() == 0))) {
+        return Invalid(
+            "cma.train_text_encoder",
+            "needs the contrastive loss (model.cma.video_projection)");
+      }
       return CheckSmoothing(recipe.cma().label_smoothing(),
                             "cma.label_smoothing");
     case TrainingRecipe::kCaptioning:

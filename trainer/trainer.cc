@@ -38,14 +38,15 @@ using internvideo::v1::TrainingRecipe;
 constexpr char kMetricsLog[] = "metrics.jsonl";
 constexpr char kCurvesPlot[] = "curves.svg";
 
-// Turns gradients on for the parameters of `trained` parts that `frozen`
-// does not name, and off for every other; frozen parts run in eval mode
-// (no dropout or drop path), as frozen encoders should.
+// Turns gradients on for the parameters of the parts `objective` trains
+// that neither recipe.frozen nor the objective's FrozenPrefixes name, and
+// off for every other; frozen parts run in eval mode (no dropout or drop
+// path), as frozen encoders should.
 model::NamedTensors SelectTrainable(model::InternVideoModel& model,
-                                    const std::vector<ModelPart>& trained,
+                                    const Objective& objective,
                                     const TrainingRecipe& recipe) {
-  std::vector<std::string> on, off;
-  for (ModelPart part : trained) {
+  std::vector<std::string> on, off = objective.FrozenPrefixes();
+  for (ModelPart part : objective.TrainedParts()) {
     on.push_back(model::InternVideoModelImpl::PartPrefix(part));
   }
   for (int part : recipe.frozen()) {
@@ -68,10 +69,10 @@ model::NamedTensors SelectTrainable(model::InternVideoModel& model,
   }
   model->train();
   for (auto& child : model->named_children()) {
-    const std::string prefix = child.key() + ".";
-    if (!starts_with_any(prefix, on) || starts_with_any(prefix, off)) {
-      child.value()->eval();
-    }
+    if (!starts_with_any(child.key() + ".", on)) child.value()->eval();
+  }
+  for (auto& module : model->named_modules()) {
+    if (starts_with_any(module.key() + ".", off)) module.value()->eval();
   }
   return trainable;
 }
@@ -228,7 +229,7 @@ absl::StatusOr<TrainResult> Train(const TrainingRecipe& recipe,
   if (!objective.ok()) return objective.status();
 
   const model::NamedTensors trainable =
-      SelectTrainable(model, (*objective)->TrainedParts(), recipe);
+      SelectTrainable(model, **objective, recipe);
   if (trainable.empty()) {
     return absl::InvalidArgumentError(
         "recipe.frozen: every part the objective trains is frozen");

@@ -122,16 +122,4 @@ data::ClipLoaderOptions LoaderOptions(const model::InternVideoConfig& model,
   return options;
 }
 
-torch::Tensor Renormalize(const torch::Tensor& video,
-                          const video::Normalization& from,
-                          const video::Normalization& to) {
-  if (from.mean == to.mean && from.std == to.std) return video;
-  auto column = [&](const std::array<float, 3>& v) {
-    return torch::tensor({v[0], v[1], v[2]}, video.options())
-        .view({1, 3, 1, 1, 1});
-  };
-  return (video * column(from.std) + column(from.mean) - column(to.mean)) /
-         column(to.std);
-}
-
 }  // namespace iv::trainer

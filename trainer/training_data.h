@@ -43,11 +43,6 @@ data::ClipLoaderOptions LoaderOptions(const model::InternVideoConfig& model,
                                       const internvideo::v1::DataConfig& data,
                                       bool train);
 
-// `video` normalized with `from` re-expressed with `to` (the same pixels).
-torch::Tensor Renormalize(const torch::Tensor& video,
-                          const video::Normalization& from,
-                          const video::Normalization& to);
-
 // The normalization each encoder of `model` expects.
 video::Normalization MaskedNormalization(const model::InternVideoConfig& model);
 video::Normalization MultimodalNormalization(

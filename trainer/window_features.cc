@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/video/decoder.h"
 #include "common/video/sampler.h"
+#include "common/video/transforms.h"
 #include "trainer/training_data.h"
 
 namespace iv::trainer {
@@ -59,8 +60,8 @@ absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
     }
     const torch::Tensor video = torch::stack(clips);
     const torch::Tensor multimodal_video =
-        config.multimodal ? Renormalize(video, options.normalization,
-                                        MultimodalNormalization(config))
+        config.multimodal ? video::Renormalize(video, options.normalization,
+                                               MultimodalNormalization(config))
                           : torch::Tensor();
     features.push_back(model->ClipFeatures(config.localization->feature_source,
                                            video, multimodal_video));

@@ -98,4 +98,15 @@ torch::Tensor Normalize(const torch::Tensor& clip,
   return (clip - mean) / std;
 }
 
+torch::Tensor Renormalize(const torch::Tensor& video, const Normalization& from,
+                          const Normalization& to) {
+  if (from.mean == to.mean && from.std == to.std) return video;
+  auto column = [&](const std::array<float, 3>& v) {
+    return torch::tensor({v[0], v[1], v[2]}, video.options())
+        .view({1, 3, 1, 1, 1});
+  };
+  return (video * column(from.std) + column(from.mean) - column(to.mean)) /
+         column(to.std);
+}
+
 }  // namespace iv::video

@@ -50,6 +50,12 @@ torch::Tensor HorizontalFlip(const torch::Tensor& clip);
 torch::Tensor Normalize(const torch::Tensor& clip,
                         const Normalization& normalization);
 
+// A batch of clips [B, 3, T, H, W] normalized with `from`, re-expressed with
+// `to` (the same pixels): one decode serves encoders that expect different
+// statistics.
+torch::Tensor Renormalize(const torch::Tensor& video, const Normalization& from,
+                          const Normalization& to);
+
 }  // namespace iv::video
 
 #endif  // COMMON_VIDEO_TRANSFORMS_H_

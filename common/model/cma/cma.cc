@@ -68,6 +68,12 @@ CrossModelAttentionImpl::CrossModelAttentionImpl(const CmaConfig& config) {
   pooled_norm_ = register_module("pooled_norm", VideoMaeLayerNorm(width));
   pooled_head_ = register_module("pooled_head",
                                  torch::nn::Linear(width, config.num_classes));
+  if (config.embed_dim > 0) {
+    video_proj_ = register_module(
+        "video_proj",
+        torch::nn::Linear(
+            torch::nn::LinearOptions(width, config.embed_dim).bias(false)));
+  }
 }
 
 CmaOutput CrossModelAttentionImpl::forward(
@@ -87,6 +93,7 @@ CmaOutput CrossModelAttentionImpl::forward(
   out.cls_features = cls_norm_(cls);
   out.pooled_features = pooled_norm_(x.mean(1));
   out.logits = cls_head_(out.cls_features) + pooled_head_(out.pooled_features);
+  if (video_proj_) out.video_embeds = video_proj_(out.cls_features);
   return out;
 }
 

@@ -17,6 +17,9 @@
 //   top.(same as a block)          the class token's cross-attention
 //   cls_norm, cls_head             head on the top's class token
 //   pooled_norm, pooled_head       head on the pooled masked-encoder tokens
+//   video_proj                     [embed_dim, width] Linear without bias,
+//                                  only with embed_dim: the class feature
+//                                  in the joint video-text space
 // LayerNorms use eps 1e-6 and the FFN exact GELU, as the masked encoder does.
 #ifndef COMMON_MODEL_CMA_CMA_H_
 #define COMMON_MODEL_CMA_CMA_H_
@@ -71,6 +74,9 @@ struct CmaOutput {
   torch::Tensor logits;           // [B, num_classes]: the sum of the two heads
   torch::Tensor cls_features;     // [B, width]: the top's class token, normed
   torch::Tensor pooled_features;  // [B, width]: pooled tokens, normed
+  // [B, embed_dim]: cls_features projected into the joint video-text space;
+  // undefined without a projection.
+  torch::Tensor video_embeds;
 };
 
 class CrossModelAttentionImpl : public torch::nn::Module {
@@ -92,6 +98,7 @@ class CrossModelAttentionImpl : public torch::nn::Module {
   torch::nn::Linear cls_head_{nullptr};
   VideoMaeLayerNorm pooled_norm_{nullptr};
   torch::nn::Linear pooled_head_{nullptr};
+  torch::nn::Linear video_proj_{nullptr};  // null without embed_dim
 };
 TORCH_MODULE(CrossModelAttention);
 

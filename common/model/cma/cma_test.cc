@@ -1,7 +1,8 @@
 // Checks cross-model attention against testdata/cma_reference.py, an
 // independent float64 PyTorch reference run on the same random weights and
 // token inputs: logits and every parameter gradient within 1e-4 relative L2
-// error in fp32, with and without the width projections. Also that frozen
+// error in fp32, with and without the width projections (and the class
+// feature's projection into the joint video-text space). Also that frozen
 // encoder tokens get no gradient while every CMA parameter does, and the
 // config's defaults and errors.
 
@@ -46,6 +47,8 @@ class CmaTest : public testing::Test {
     encoders.masked_embed_dim = std::stoll(io_.metadata.at("masked_dim"));
     encoders.masked_num_heads = std::stoll(io_.metadata.at("masked_num_heads"));
     encoders.multimodal_width = std::stoll(io_.metadata.at("multimodal_dim"));
+    encoders.multimodal_embed_dim =
+        std::stoll(io_.metadata.at("multimodal_embed_dim"));
     absl::StatusOr<CmaConfig> config = ResolveCmaConfig(proto, encoders);
     ASSERT_TRUE(config.ok()) << config.status();
     model_ = CrossModelAttention(*config);
@@ -59,6 +62,17 @@ class CmaTest : public testing::Test {
     const CmaOutput out = model_(ExpectedTensor(io_, "masked_tokens"),
                                  ExpectedTensor(io_, "multimodal_tokens"));
     EXPECT_LE(ReferenceError(io_, "logits", out.logits), kTolerance);
+    if (HasEmbeds()) {
+      EXPECT_LE(ReferenceError(io_, "video_embeds", out.video_embeds),
+                kTolerance);
+    } else {
+      EXPECT_FALSE(out.video_embeds.defined());
+    }
+  }
+
+  bool HasEmbeds() const {
+    return std::any_of(io_.tensors.begin(), io_.tensors.end(),
+                       [](const auto& t) { return t.first == "video_embeds"; });
   }
 
   // The frozen encoders' tokens: leaves that want no gradient, as a
@@ -70,7 +84,12 @@ class CmaTest : public testing::Test {
         ExpectedTensor(io_, "multimodal_tokens").clone();
     ASSERT_FALSE(masked.requires_grad());
     const CmaOutput out = model_(masked, multimodal);
-    (out.logits * ExpectedTensor(io_, "probe")).sum().backward();
+    torch::Tensor loss = (out.logits * ExpectedTensor(io_, "probe")).sum();
+    if (HasEmbeds()) {
+      loss =
+          loss + (out.video_embeds * ExpectedTensor(io_, "embed_probe")).sum();
+    }
+    loss.backward();
     EXPECT_FALSE(masked.grad().defined());
     EXPECT_FALSE(multimodal.grad().defined());
     double worst = 0;
@@ -115,9 +134,9 @@ TEST_F(CmaTest, FrozenEncoderModuleGetsNoGradient) {
   torch::nn::Linear encoder(24, 24);
   for (torch::Tensor& p : encoder->parameters()) p.requires_grad_(false);
   const torch::Tensor masked = encoder(ExpectedTensor(io_, "masked_tokens"));
-  model_(masked, ExpectedTensor(io_, "multimodal_tokens"))
-      .logits.sum()
-      .backward();
+  const CmaOutput out =
+      model_(masked, ExpectedTensor(io_, "multimodal_tokens"));
+  (out.logits.sum() + out.video_embeds.sum()).backward();
   for (const torch::Tensor& p : encoder->parameters()) {
     EXPECT_FALSE(p.grad().defined());
   }
@@ -139,6 +158,7 @@ TEST(CmaConfigTest, DefaultsComeFromTheEncodersAndClassNames) {
   EXPECT_EQ(config->num_classes, 10);
   EXPECT_EQ(config->masked_dim, 768);
   EXPECT_EQ(config->multimodal_dim, 1024);
+  EXPECT_EQ(config->embed_dim, 0);  // no projection unless asked
 }
 
 absl::Status ErrorFor(const std::string& text, int num_class_names = 10) {
@@ -162,6 +182,9 @@ TEST(CmaConfigTest, ErrorsNameTheField) {
             "cma.num_classes: required when class_names is empty");
   EXPECT_EQ(ErrorFor("num_classes: -1").code(),
             absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorFor("video_projection: true").message(),
+            "cma.video_projection: the multimodal encoder has no joint "
+            "embedding");
 }
 
 TEST(CmaConfigTest, RequiresBothEncoders) {

@@ -57,6 +57,13 @@ absl::StatusOr<CmaConfig> ResolveCmaConfig(
     return InvalidField(kSection, "num_classes",
                         "required when class_names is empty");
   }
+  if (proto.video_projection()) {
+    if (encoders.multimodal_embed_dim <= 0) {
+      return InvalidField(kSection, "video_projection",
+                          "the multimodal encoder has no joint embedding");
+    }
+    config.embed_dim = encoders.multimodal_embed_dim;
+  }
   return config;
 }
 

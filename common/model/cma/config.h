@@ -12,7 +12,8 @@ namespace iv::model {
 
 // Fills the defaults of `proto` (num_blocks 4, width and heads from the
 // masked encoder, mlp_ratio 4, num_classes from ModelConfig.class_names'
-// size) and checks it. Errors are INVALID_ARGUMENT naming the field, e.g.
+// size; with video_projection, embed_dim from the multimodal encoder) and
+// checks it. Errors are INVALID_ARGUMENT naming the field, e.g.
 // "cma.heads: 96 is not divisible by 5".
 absl::StatusOr<CmaConfig> ResolveCmaConfig(
     const internvideo::v1::CrossModelAttentionConfig& proto,

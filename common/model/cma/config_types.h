@@ -20,6 +20,9 @@ struct CmaConfig {
   int64_t heads = 0;
   double mlp_ratio = 4.0;
   int64_t num_classes = 0;
+  // Width of the joint video-text space the class feature is projected to;
+  // 0 = no projection.
+  int64_t embed_dim = 0;
 };
 
 // The encoder facts the proto's defaults refer to.
@@ -27,6 +30,7 @@ struct CmaEncoderDims {
   int64_t masked_embed_dim = 0;
   int64_t masked_num_heads = 0;
   int64_t multimodal_width = 0;
+  int64_t multimodal_embed_dim = 0;  // the joint video-text space
 };
 
 }  // namespace iv::model

@@ -110,6 +110,7 @@ absl::StatusOr<InternVideoConfig> ResolveInternVideoConfig(
     dims.masked_embed_dim = config.masked_encoder->embed_dim;
     dims.masked_num_heads = config.masked_encoder->num_heads;
     dims.multimodal_width = config.multimodal->vision.width;
+    dims.multimodal_embed_dim = config.multimodal->embed_dim;
     absl::StatusOr<CmaConfig> cma =
         ResolveCmaConfig(proto.cma(), dims, proto.class_names_size());
     if (!cma.ok()) return cma.status();
@@ -201,6 +202,16 @@ torch::Tensor InternVideoModelImpl::RecognitionLogits(
       ->forward(masked_encoder_->Tokens(masked_video),
                 MultimodalContext(multimodal_->Visual(multimodal_video)))
       .logits;
+}
+
+torch::Tensor InternVideoModelImpl::VideoEmbeds(
+    const torch::Tensor& masked_video, const torch::Tensor& multimodal_video) {
+  TORCH_CHECK(multimodal_, "the model has no multimodal encoder");
+  if (!EmbedsThroughCma()) return multimodal_->EncodeVideo(multimodal_video);
+  return cma_
+      ->forward(masked_encoder_->Tokens(masked_video),
+                MultimodalContext(multimodal_->Visual(multimodal_video)))
+      .video_embeds;
 }
 
 std::string InternVideoModelImpl::PartPrefix(ModelPart part) {

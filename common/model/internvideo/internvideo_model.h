@@ -84,6 +84,17 @@ class InternVideoModelImpl : public torch::nn::Module {
   torch::Tensor RecognitionLogits(const torch::Tensor& masked_video,
                                   const torch::Tensor& multimodal_video);
 
+  // Video embeddings [B, embed_dim] in the joint video-text space, what
+  // retrieval compares with the text encoder's: CMA's projected class
+  // feature when the CMA has video_projection (then `masked_video` is
+  // needed), else the multimodal encoder's.
+  torch::Tensor VideoEmbeds(const torch::Tensor& masked_video,
+                            const torch::Tensor& multimodal_video);
+  // Whether VideoEmbeds reads the masked encoder too (through CMA).
+  bool EmbedsThroughCma() const {
+    return config_.cma && config_.cma->embed_dim > 0;
+  }
+
   // One feature vector per clip from `source` (never UNSPECIFIED), what the
   // localization head reads per window: the masked encoder's pooled
   // features [B, embed_dim], the multimodal video feature before its

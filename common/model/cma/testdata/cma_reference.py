@@ -70,7 +70,10 @@ def cma_forward(p, masked, multimodal, c):
     cls_logits = linear(layer_norm(cls, p, "cls_norm"), p, "cls_head")
     pooled_logits = linear(layer_norm(x.mean(1), p, "pooled_norm"), p,
                            "pooled_head")
-    return cls_logits + pooled_logits
+    # The normed class feature in the joint video-text space.
+    embeds = (layer_norm(cls, p, "cls_norm") @ p["video_proj.weight"].t()
+              if "video_proj.weight" in p else None)
+    return cls_logits + pooled_logits, embeds
 
 
 # --- weights and cases ------------------------------------------------------
@@ -100,6 +103,8 @@ def shapes(c):
     for head in ("cls", "pooled"):
         out += [(head + "_norm.weight", (w,)), (head + "_norm.bias", (w,)),
                 (head + "_head.weight", (k, w)), (head + "_head.bias", (k,))]
+    if c.get("embed_dim"):
+        out += [("video_proj.weight", (c["embed_dim"], w))]
     return out
 
 
@@ -118,16 +123,21 @@ def write_case(out, case, c, proto, seed):
     probe = torch.randn(2, c["classes"], generator=gen).float()
 
     p = {k: v.double().requires_grad_(True) for k, v in weights.items()}
-    logits = cma_forward(p, masked.double(), multimodal.double(), c)
-    (logits * probe.double()).sum().backward()
-
+    logits, embeds = cma_forward(p, masked.double(), multimodal.double(), c)
+    loss = (logits * probe.double()).sum()
     io = {"masked_tokens": masked, "multimodal_tokens": multimodal,
           "probe": probe, "logits": logits}
+    if embeds is not None:
+        embed_probe = torch.randn(2, c["embed_dim"], generator=gen).float()
+        loss = loss + (embeds * embed_probe.double()).sum()
+        io.update(embed_probe=embed_probe, video_embeds=embeds)
+    loss.backward()
     for name, value in p.items():
         io["grad." + name] = value.grad
     metadata = {"config": proto, "masked_dim": str(c["masked_dim"]),
                 "masked_num_heads": str(c["masked_heads"]),
-                "multimodal_dim": str(c["multimodal_dim"])}
+                "multimodal_dim": str(c["multimodal_dim"]),
+                "multimodal_embed_dim": str(c.get("embed_dim", 0))}
     path = os.path.join(out, case)
     write_safetensors(path + ".weights.safetensors", weights)
     write_safetensors(path + ".io.safetensors", io, metadata,
@@ -135,11 +145,14 @@ def write_case(out, case, c, proto, seed):
 
 
 def main(out):
-    # Widths differ: both projections, an explicit width, heads and ratio.
+    # Widths differ: both projections, an explicit width, heads and ratio,
+    # and the projection of the class feature into a 12-wide joint space.
     write_case(out, "projected",
                dict(masked_dim=24, masked_heads=3, multimodal_dim=20,
-                    width=16, heads=2, mlp_ratio=2.0, num_blocks=2, classes=5),
-               "num_blocks: 2 width: 16 heads: 2 mlp_ratio: 2 num_classes: 5",
+                    width=16, heads=2, mlp_ratio=2.0, num_blocks=2, classes=5,
+                    embed_dim=12),
+               "num_blocks: 2 width: 16 heads: 2 mlp_ratio: 2 num_classes: 5 "
+               "video_projection: true",
                seed=1)
     # Defaults: width and heads from the masked encoder, 4 blocks, ratio 4;
     # the multimodal encoder is as wide, so no projection exists.
