@@ -313,8 +313,9 @@ Metrics CaptionMetrics(const std::vector<std::string>& generated,
 
 absl::StatusOr<Metrics> Evaluate(
     model::InternVideoModel& model, EvalTask task, const Dataset& data,
-    const text::ClipTokenizer* tokenizer, int batch_size,
+    const text::ClipTokenizer* tokenizer, const EvalOptions& eval,
     const std::function<void(int64_t, int64_t)>& on_batch) {
+  const int batch_size = eval.batch_size;
   const model::InternVideoConfig& config = model->config();
   if (absl::Status s = CheckModelFor(model, task, tokenizer); !s.ok()) {
     return s;
@@ -359,7 +360,10 @@ absl::StatusOr<Metrics> Evaluate(
     absl::StatusOr<std::optional<data::ClipBatch>> batch = (*loader)->Next();
     if (!batch.ok()) return batch.status();
     if (!batch->has_value()) break;
-    const torch::Tensor& video = (*batch)->video;
+    torch::Tensor video = (*batch)->video;  // [B, 3, T, H, W]
+    if (eval.single_frame) {
+      video = video.narrow(2, video.size(2) / 2, 1).expand_as(video);
+    }
     const torch::Tensor multimodal_video =
         config.multimodal ? video::Renormalize(video, options.normalization,
                                                MultimodalNormalization(config))

@@ -86,9 +86,16 @@ std::optional<EvalTask> ParseEvalTask(const std::string& name);
 // "n" questions), captions generated greedily. `tokenizer` is needed for
 // retrieval, VQA and captions. FAILED_PRECONDITION naming what the model
 // lacks for the task. `on_batch(done, total)` reports progress.
+struct EvalOptions {
+  int batch_size = 16;
+  // Each trimmed clip's middle frame repeated over time: the single-frame
+  // baseline of SynthWorld-Bench (a model that uses time should fall
+  // toward 50% on reverse-twin pairs with it).
+  bool single_frame = false;
+};
 absl::StatusOr<Metrics> Evaluate(
     model::InternVideoModel& model, EvalTask task, const Dataset& data,
-    const text::ClipTokenizer* tokenizer, int batch_size = 16,
+    const text::ClipTokenizer* tokenizer, const EvalOptions& eval = {},
     const std::function<void(int64_t, int64_t)>& on_batch = {});
 
 }  // namespace iv::trainer

@@ -7,6 +7,7 @@
 #include "common/model/multimodal/contrastive_loss.h"
 #include "common/model/videomae/masking.h"
 #include "common/video/transforms.h"
+#include "trainer/caption_negatives.h"
 #include "trainer/training_data.h"
 #include "trainer/window_features.h"
 
@@ -38,15 +39,22 @@ std::vector<std::string> DrawCaptions(
 
 // Symmetric InfoNCE with negatives from every rank: the loss of this rank's
 // rows against the whole global batch, as the one-process loss would be.
+// `hard_negatives` (optional, this rank's) are extra texts that every video
+// must score below its own caption.
 torch::Tensor GlobalInfoNce(const torch::Tensor& video,
                             const torch::Tensor& text,
                             const torch::Tensor& logit_scale,
-                            const StepContext& context) {
-  if (!context.all_gather) {
+                            const StepContext& context,
+                            const torch::Tensor& hard_negatives = {}) {
+  if (!context.all_gather && !hard_negatives.defined()) {
     return model::SymmetricInfoNce(video, text, logit_scale);
   }
-  const torch::Tensor all_video = context.all_gather(video);
-  const torch::Tensor all_text = context.all_gather(text);
+  const torch::Tensor all_video =
+      context.all_gather ? context.all_gather(video) : video;
+  torch::Tensor all_text = context.all_gather ? context.all_gather(text) : text;
+  if (hard_negatives.defined()) {
+    all_text = torch::cat({all_text, hard_negatives});
+  }
   const torch::Tensor v = F::normalize(video, F::NormalizeFuncOptions().dim(1));
   const torch::Tensor t = F::normalize(text, F::NormalizeFuncOptions().dim(1));
   const torch::Tensor av =
@@ -114,7 +122,7 @@ class Cma : public Objective {
   Cma(const model::InternVideoConfig& config,
       const std::vector<data::TrimmedClip>* clips,
       const text::ClipTokenizer* tokenizer, double smoothing,
-      double contrastive_weight, bool train_text)
+      double contrastive_weight, bool train_text, bool hard_negatives)
       : clips_(clips),
         tokenizer_(tokenizer),
         from_(MaskedNormalization(config)),
@@ -122,7 +130,8 @@ class Cma : public Objective {
         context_length_(config.multimodal->text.context_length),
         smoothing_(smoothing),
         contrastive_weight_(contrastive_weight),
-        train_text_(train_text) {}
+        train_text_(train_text),
+        hard_negatives_(hard_negatives) {}
   std::vector<ModelPart> TrainedParts() const override {
     if (train_text_) {
       return {internvideo::v1::MODEL_PART_CMA,
@@ -149,8 +158,20 @@ class Cma : public Objective {
         model->cma()->forward(masked_tokens, video_context);
     torch::Tensor loss = CrossEntropy(out.logits, batch.labels, smoothing_);
     if (contrastive_weight_ > 0) {
-      const torch::Tensor tokens = tokenizer_->Tokenize(
-          DrawCaptions(*clips_, batch.sample_ids, context), context_length_);
+      std::vector<std::string> texts =
+          DrawCaptions(*clips_, batch.sample_ids, context);
+      const int64_t batch_size = static_cast<int64_t>(texts.size());
+      if (hard_negatives_) {
+        for (int64_t i = 0; i < batch_size; ++i) {
+          const int64_t id = batch.sample_ids[i];
+          for (std::string& negative : AttributeSwappedCaptions(
+                   clips_->at(id), texts[i],
+                   data::MixSeed(context.seed, context.step, id))) {
+            texts.push_back(std::move(negative));
+          }
+        }
+      }
+      const torch::Tensor tokens = tokenizer_->Tokenize(texts, context_length_);
       torch::Tensor text_embeds;
       if (train_text_) {
         text_embeds = model->multimodal()->EncodeText(tokens);
@@ -158,10 +179,16 @@ class Cma : public Objective {
         torch::NoGradGuard frozen;
         text_embeds = model->multimodal()->EncodeText(tokens);
       }
-      loss =
-          loss + contrastive_weight_ *
-                     GlobalInfoNce(out.video_embeds, text_embeds,
-                                   model->multimodal()->logit_scale(), context);
+      const torch::Tensor negatives =
+          text_embeds.size(0) > batch_size
+              ? text_embeds.narrow(0, batch_size,
+                                   text_embeds.size(0) - batch_size)
+              : torch::Tensor();
+      loss = loss + contrastive_weight_ *
+                        GlobalInfoNce(out.video_embeds,
+                                      text_embeds.narrow(0, 0, batch_size),
+                                      model->multimodal()->logit_scale(),
+                                      context, negatives);
     }
     return loss;
   }
@@ -178,6 +205,7 @@ class Cma : public Objective {
   double smoothing_;
   double contrastive_weight_;
   bool train_text_;
+  bool hard_negatives_;
 };
 
 // Contrastive and captioning losses over clips paired with one of their
@@ -459,9 +487,9 @@ absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
             "recipe.model.multimodal_encoder.tokenizer.vocab_path: the CMA "
             "contrastive loss reads captions and needs the tokenizer");
       }
-      return std::make_unique<Cma>(config, clips, tokenizer,
-                                   objective.label_smoothing(), contrastive,
-                                   objective.train_text_encoder());
+      return std::make_unique<Cma>(
+          config, clips, tokenizer, objective.label_smoothing(), contrastive,
+          objective.train_text_encoder(), objective.hard_negative_captions());
     }
     case TrainingRecipe::kMultimodalPretraining: {
       const auto& objective = recipe.multimodal_pretraining();

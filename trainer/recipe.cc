@@ -129,6 +129,14 @@ absl::Status CheckObjective(const TrainingRecipe& recipe,
             "cma.train_text_encoder",
             "needs the contrastive loss (model.cma.video_projection)");
       }
+      if (recipe.cma().hard_negative_captions() &&
+          (model.cma->embed_dim == 0 ||
+           (recipe.cma().has_contrastive_loss_weight() &&
+            recipe.cma().contrastive_loss_weight() == 0))) {
+        return Invalid(
+            "cma.hard_negative_captions",
+            "needs the contrastive loss (model.cma.video_projection)");
+      }
       return CheckSmoothing(recipe.cma().label_smoothing(),
                             "cma.label_smoothing");
     case TrainingRecipe::kCaptioning:

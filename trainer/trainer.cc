@@ -325,8 +325,10 @@ absl::StatusOr<TrainResult> Train(const TrainingRecipe& recipe,
         !(*objective)->eval_task()) {
       return Metrics{};
     }
+    EvalOptions eval;
+    eval.batch_size = loader_options.batch_size;
     return Evaluate(model, *(*objective)->eval_task(), eval_set,
-                    tokenizer.get(), loader_options.batch_size);
+                    tokenizer.get(), eval);
   };
   auto checkpoint = [&]() -> absl::Status {
     if (absl::Status s = CheckRanksAgree(*world, trainable); !s.ok()) return s;

@@ -18,6 +18,7 @@ struct EvalArgs {
   std::string manifest;
   std::string task;
   int batch_size = 16;
+  bool single_frame = false;
 };
 
 int RunEval(const EvalArgs& args) {
@@ -43,8 +44,11 @@ int RunEval(const EvalArgs& args) {
   if (!dataset.ok()) return fail(dataset.status());
   ProgressBar bar(*task == trainer::EvalTask::kLocalization ? "videos"
                                                             : "batches");
+  trainer::EvalOptions eval;
+  eval.batch_size = args.batch_size;
+  eval.single_frame = args.single_frame;
   absl::StatusOr<trainer::Metrics> metrics = trainer::Evaluate(
-      loaded->model, *task, *dataset, loaded->tokenizer.get(), args.batch_size,
+      loaded->model, *task, *dataset, loaded->tokenizer.get(), eval,
       [&bar](int64_t done, int64_t total) { bar.Update(done, total); });
   if (!metrics.ok()) return fail(metrics.status());
   // The task first, its metrics, then the count.
@@ -83,6 +87,10 @@ void AddEvalCommand(CLI::App& iv) {
   eval->add_option("--batch-size", args->batch_size, "Clips per forward pass")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  eval->add_flag("--single-frame", args->single_frame,
+                 "Feed every clip's middle frame repeated over time (the "
+                 "single-frame baseline: how much the model relies on "
+                 "motion)");
   eval->callback([args] { std::exit(RunEval(*args)); });
 }
 
