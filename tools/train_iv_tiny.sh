@@ -3,8 +3,8 @@
 # alone, on 2 CPU cores in under an hour: renders the SynthWorld it learns
 # from, learns its tokenizer vocabulary, runs the stages of
 # models/iv-tiny/recipes (masked encoder -> multimodal encoder -> CMA ->
-# localization head -> VQA head), evaluates every task on the test splits
-# and writes the model folder.
+# caption decoder -> localization head -> VQA head), evaluates every task on
+# the test splits and writes the model folder.
 #
 #   tools/train_iv_tiny.sh [OUT]     OUT defaults to models/iv-tiny
 #
@@ -79,14 +79,14 @@ recipe 1_recognition masked_encoder
 train 1_recognition
 recipe 2_multimodal multimodal_encoder
 train 2_multimodal
-for stage in 3_cma 4_localization 5_vqa; do
+for stage in 3_cma 4_captioning 5_localization 6_vqa; do
   recipe $stage masked_encoder multimodal_encoder coordination
   train $stage
 done
 
 say "writing $out"
 mkdir -p "$out"
-final=runs/5_vqa/final
+final=runs/6_vqa/final
 for file in model.safetensors model_config.textproto bpe_vocab.txt; do
   cp "$final/$file" "$out/$file"
 done

@@ -1,0 +1,114 @@
+// The committed iv-tiny on SynthWorld-Bench (shared/spec/SYNTHWORLD.md):
+// renders the test splits of the worlds it was trained on (seed 7 trimmed
+// clips, seed 8 untrimmed videos; per-clip seeds the training splits never
+// used) and checks each task's metrics as `iv eval` prints them against
+// the targets (recognition and reverse-twin top-1 >= 95%) and, for
+// retrieval (whose 80% target is not met yet) and the heads, floors a
+// little under what the committed model measures, far above chance.
+// The single-frame baseline (every clip's middle frame repeated) must lose
+// the reverse-twin pairs that only time tells apart.
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/process/command.h"
+#include "common/testing/temp_dir.h"
+#include "nlohmann/json.hpp"
+
+namespace iv {
+namespace {
+
+constexpr char kModel[] = "models/iv-tiny";
+
+process::CommandResult RunIv(const std::string& arguments) {
+  return process::RunCommand(absl::StrCat("tools/iv/iv ", arguments, " 2>&1"));
+}
+
+class QualityTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    world_ = new std::string(test::FreshTempDir("iv_tiny_test_world"));
+    const process::CommandResult clips = RunIv(
+        absl::StrCat("synth --out ", *world_, "/clips --seed 7 --size 64 ",
+                     "--train 0 --val 0 --test 300 --untrimmed-test 0"));
+    ASSERT_EQ(clips.exit_code, 0) << clips.output;
+    const process::CommandResult videos = RunIv(
+        absl::StrCat("synth --out ", *world_, "/videos --seed 8 --size 64 ",
+                     "--train 0 --val 0 --test 0 --untrimmed-test 30"));
+    ASSERT_EQ(videos.exit_code, 0) << videos.output;
+  }
+
+  // `iv eval` of the committed model; its last line parsed.
+  static nlohmann::json Eval(const std::string& task,
+                             const std::string& manifest,
+                             const std::string& flags = "") {
+    const process::CommandResult eval = RunIv(
+        absl::StrCat("eval --checkpoint ", kModel, " --manifest ", *world_, "/",
+                     manifest, " --task ", task, " ", flags));
+    EXPECT_EQ(eval.exit_code, 0) << eval.output;
+    const std::vector<std::string> lines =
+        absl::StrSplit(eval.output, '\n', absl::SkipEmpty());
+    nlohmann::json json = nlohmann::json::parse(
+        lines.empty() ? "" : lines.back(), nullptr, false);
+    EXPECT_TRUE(json.is_object()) << eval.output;
+    std::cout << json.dump() << "\n";
+    return json.is_object() ? json : nlohmann::json::object();
+  }
+
+  static std::string* world_;
+};
+std::string* QualityTest::world_ = nullptr;
+
+TEST_F(QualityTest, RecognitionUsesTimeWhereTheSingleFrameBaselineCannot) {
+  const nlohmann::json full = Eval("recognition", "clips/test.jsonl");
+  EXPECT_EQ(full.value("n", 0), 300);
+  EXPECT_GE(full.value("top1", 0.0), 0.95);
+  EXPECT_GE(full.value("twin_top1", 0.0), 0.95);
+  const nlohmann::json still =
+      Eval("recognition", "clips/test.jsonl", "--single-frame");
+  // One frame cannot tell an action from its time reversal: near 50% on
+  // twin pairs, far below the model that sees time.
+  EXPECT_LE(still.value("twin_top1", 1.0), 0.75);
+  EXPECT_LE(still.value("top1", 1.0), full.value("top1", 0.0) - 0.2);
+}
+
+// The target is R@1 >= 0.80; the committed model measures 0.773
+// (R@5 0.987), so this floor guards what exists and the model card says
+// the target is not met yet.
+TEST_F(QualityTest, TextToVideoRetrieval) {
+  const nlohmann::json json = Eval("retrieval", "clips/test.jsonl");
+  EXPECT_EQ(json.value("n", 0), 300);
+  EXPECT_GE(json.value("t2v_r1", 0.0), 0.75);
+  EXPECT_GE(json.value("t2v_r5", 0.0), 0.95);
+}
+
+TEST_F(QualityTest, QuestionAnswering) {
+  const nlohmann::json json = Eval("vqa", "clips/test.jsonl");
+  // 23 answers: guessing gets under 5%; the model measures 0.567.
+  EXPECT_EQ(json.value("n", 0), 1200);
+  EXPECT_GE(json.value("accuracy", 0.0), 0.45);
+}
+
+TEST_F(QualityTest, Captioning) {
+  const nlohmann::json json = Eval("caption", "clips/test.jsonl");
+  // Weak (BLEU-4 0.319, triples 0.067 measured) but far from a decoder
+  // reading tokens it was not trained on (BLEU-4 0.04, triples 0.007).
+  EXPECT_GE(json.value("bleu4", 0.0), 0.25);
+  EXPECT_GE(json.value("triple_accuracy", 0.0), 0.03);
+}
+
+TEST_F(QualityTest, TemporalLocalization) {
+  const nlohmann::json json =
+      Eval("localization", "videos/test_untrimmed.jsonl");
+  EXPECT_EQ(json.value("n", 0), 30);
+  // Measured: mAP 0.838 / 0.694 / 0.311 at tIoU 0.3 / 0.5 / 0.7.
+  EXPECT_GE(json.value("map_0.5", 0.0), 0.55);
+  EXPECT_GE(json.value("map_mean", 0.0), 0.5);
+}
+
+}  // namespace
+}  // namespace iv
