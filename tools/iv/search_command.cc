@@ -135,9 +135,12 @@ int RunSearch(const SearchArgs& args) {
                 label.empty() ? "" : ("  (" + label + ")").c_str());
   }
   if (response.has_query_model()) {
-    std::printf("(query embedded by %s %s)\n",
-                response.query_model().model_id().c_str(),
-                response.query_model().version().c_str());
+    // A single checkpoint folder's version is its name, often the model id.
+    const v1::ModelRef& model = response.query_model();
+    std::printf("(query embedded by %s%s)\n", model.model_id().c_str(),
+                model.version() == model.model_id()
+                    ? ""
+                    : (" " + model.version()).c_str());
   }
   return 0;
 }
