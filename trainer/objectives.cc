@@ -8,6 +8,7 @@
 #include "common/model/videomae/masking.h"
 #include "common/video/transforms.h"
 #include "trainer/caption_negatives.h"
+#include "trainer/recipe.h"
 #include "trainer/training_data.h"
 #include "trainer/window_features.h"
 
@@ -172,13 +173,9 @@ class Cma : public Objective {
         }
       }
       const torch::Tensor tokens = tokenizer_->Tokenize(texts, context_length_);
-      torch::Tensor text_embeds;
-      if (train_text_) {
-        text_embeds = model->multimodal()->EncodeText(tokens);
-      } else {
-        torch::NoGradGuard frozen;
-        text_embeds = model->multimodal()->EncodeText(tokens);
-      }
+      // A frozen text tower's parameters want no gradient, so this builds
+      // no graph for it.
+      const torch::Tensor text_embeds = model->multimodal()->EncodeText(tokens);
       const torch::Tensor negatives =
           text_embeds.size(0) > batch_size
               ? text_embeds.narrow(0, batch_size,
@@ -479,9 +476,7 @@ absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
     case TrainingRecipe::kCma: {
       const auto& objective = recipe.cma();
       // ValidateRecipe checked the weight against the projection.
-      const double contrastive = objective.has_contrastive_loss_weight()
-                                     ? objective.contrastive_loss_weight()
-                                     : (config.cma->embed_dim > 0 ? 1.0 : 0.0);
+      const double contrastive = CmaContrastiveWeight(objective, config);
       if (contrastive > 0 && tokenizer == nullptr) {
         return absl::InvalidArgumentError(
             "recipe.model.multimodal_encoder.tokenizer.vocab_path: the CMA "

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -121,21 +122,15 @@ absl::Status CheckObjective(const TrainingRecipe& recipe,
         return Invalid("cma.contrastive_loss_weight",
                        "needs model.cma.video_projection");
       }
-      if (recipe.cma().train_text_encoder() &&
-          (model.cma->embed_dim == 0 ||
-           (recipe.cma().has_contrastive_loss_weight() &&
-            recipe.cma().contrastive_loss_weight() == 0))) {
-        return Invalid(
-            "cma.train_text_encoder",
-            "needs the contrastive loss (model.cma.video_projection)");
-      }
-      if (recipe.cma().hard_negative_captions() &&
-          (model.cma->embed_dim == 0 ||
-           (recipe.cma().has_contrastive_loss_weight() &&
-            recipe.cma().contrastive_loss_weight() == 0))) {
-        return Invalid(
-            "cma.hard_negative_captions",
-            "needs the contrastive loss (model.cma.video_projection)");
+      for (const auto& [on, field] :
+           {std::pair{recipe.cma().train_text_encoder(),
+                      "cma.train_text_encoder"},
+            std::pair{recipe.cma().hard_negative_captions(),
+                      "cma.hard_negative_captions"}}) {
+        if (on && CmaContrastiveWeight(recipe.cma(), model) == 0) {
+          return Invalid(
+              field, "needs the contrastive loss (model.cma.video_projection)");
+        }
       }
       return CheckSmoothing(recipe.cma().label_smoothing(),
                             "cma.label_smoothing");
@@ -217,6 +212,14 @@ void ResolveRecipePaths(const std::string& base_dir, TrainingRecipe& recipe) {
 
 int RecipeWorldSize(const TrainingRecipe& recipe) {
   return recipe.world_size() > 0 ? recipe.world_size() : 1;
+}
+
+double CmaContrastiveWeight(const internvideo::v1::CmaTraining& training,
+                            const model::InternVideoConfig& model) {
+  if (training.has_contrastive_loss_weight()) {
+    return training.contrastive_loss_weight();
+  }
+  return model.cma && model.cma->embed_dim > 0 ? 1.0 : 0.0;
 }
 
 absl::StatusOr<model::InternVideoConfig> ValidateRecipe(

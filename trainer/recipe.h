@@ -28,6 +28,11 @@ absl::StatusOr<internvideo::v1::TrainingRecipe> ParseRecipe(
 void ResolveRecipePaths(const std::string& base_dir,
                         internvideo::v1::TrainingRecipe& recipe);
 
+// The weight of CMA training's contrastive loss: the recipe's, else 1.0 when
+// the model's CMA projects into the joint space, else 0.
+double CmaContrastiveWeight(const internvideo::v1::CmaTraining& training,
+                            const model::InternVideoConfig& model);
+
 // Checks `recipe` for a run on `world_size` processes (0: the recipe's own)
 // and resolves its model. INVALID_ARGUMENT naming the field.
 absl::StatusOr<model::InternVideoConfig> ValidateRecipe(
