@@ -24,7 +24,7 @@ Batcher::~Batcher() {
 }
 
 std::future<absl::StatusOr<torch::Tensor>> Batcher::Submit(
-    std::shared_ptr<const ModelSnapshot> model, Tower tower,
+    std::shared_ptr<const serving::ModelSnapshot> model, Tower tower,
     torch::Tensor rows) {
   Request request{std::move(model), tower, std::move(rows), absl::Now(), {}};
   std::future<absl::StatusOr<torch::Tensor>> result =
@@ -102,7 +102,7 @@ void Batcher::Loop() {
 }
 
 void Batcher::Run(std::deque<Request>& batch) {
-  const ModelSnapshot& model = *batch.front().model;
+  const serving::ModelSnapshot& model = *batch.front().model;
   std::vector<torch::Tensor> inputs;
   for (const Request& request : batch) inputs.push_back(request.rows);
   std::vector<torch::Tensor> results;

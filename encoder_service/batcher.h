@@ -24,7 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "encoder_service/model_registry.h"
+#include "common/serving/model_registry.h"
 
 namespace iv::encoder {
 
@@ -56,14 +56,14 @@ class Batcher {
   // [N, embed_dim] on the CPU, not normalized. RESOURCE_EXHAUSTED (in the
   // future) when the queue is full.
   std::future<absl::StatusOr<torch::Tensor>> Submit(
-      std::shared_ptr<const ModelSnapshot> model, Tower tower,
+      std::shared_ptr<const serving::ModelSnapshot> model, Tower tower,
       torch::Tensor rows);
 
   BatcherStats stats() const;
 
  private:
   struct Request {
-    std::shared_ptr<const ModelSnapshot> model;
+    std::shared_ptr<const serving::ModelSnapshot> model;
     Tower tower;
     torch::Tensor rows;
     absl::Time enqueued;

@@ -4,14 +4,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/serving/status.h"
-#include "encoder_service/video_source.h"
+#include "common/serving/video_source.h"
 
 namespace iv::encoder {
 namespace {
 
 using internvideo::v1::EmbedVideoRequest;
 using internvideo::v1::EmbedVideoResponse;
+using serving::ClipRequest;
 using serving::InvalidField;
+using serving::ModelRegistry;
+using serving::ModelSnapshot;
+using serving::VideoClips;
 
 // `vector` L2-normalized (as torch.nn.functional.normalize), with the
 // model that made it.
@@ -47,6 +51,22 @@ EmbedVideoResponse Assemble(const VideoClips& clips,
   return response;
 }
 
+// What `request` asks to be cut from its video.
+absl::StatusOr<ClipRequest> ClipsOf(const EmbedVideoRequest& request) {
+  if (request.skip_video_embedding() && !request.has_segments()) {
+    return InvalidField("skip_video_embedding",
+                        "needs `segments` (otherwise nothing is embedded)");
+  }
+  ClipRequest clips;
+  if (request.video().has_segment()) {  // the rest of `video` is not used
+    *clips.video.mutable_segment() = request.video().segment();
+  }
+  clips.sampling = request.sampling();
+  clips.whole_video = !request.skip_video_embedding();
+  if (request.has_segments()) clips.windows = request.segments();
+  return clips;
+}
+
 }  // namespace
 
 Encoder::Encoder(const EncoderOptions& options, const ModelRegistry* registry)
@@ -54,21 +74,6 @@ Encoder::Encoder(const EncoderOptions& options, const ModelRegistry* registry)
       registry_(registry),
       decoders_(options.decode_threads),
       batcher_(options.batcher) {}
-
-absl::StatusOr<std::shared_ptr<const ModelSnapshot>> Encoder::Model(
-    const std::string& model_id) const {
-  std::shared_ptr<const ModelSnapshot> model = registry_->Current();
-  if (model == nullptr) {
-    return absl::UnavailableError(
-        "no model is loaded yet; retry when the server reports SERVING");
-  }
-  if (!model_id.empty() && model_id != model->model_id) {
-    return absl::NotFoundError(absl::StrCat("model_id: unknown model \"",
-                                            model_id, "\" (this server has \"",
-                                            model->model_id, "\")"));
-  }
-  return model;
-}
 
 std::vector<absl::StatusOr<EmbedVideoResponse>> Encoder::EmbedVideos(
     const std::vector<const EmbedVideoRequest*>& requests,
@@ -82,15 +87,19 @@ std::vector<absl::StatusOr<EmbedVideoResponse>> Encoder::EmbedVideos(
   std::vector<Job> jobs(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
     Job& job = jobs[i];
-    job.model = Model(requests[i]->model_id());
+    job.model = registry_->Find(requests[i]->model_id());
     if (!job.model.ok()) continue;
     job.decoding =
         decoders_.Submit([this, request = requests[i],
                           model = *job.model]() -> absl::StatusOr<VideoClips> {
           absl::StatusOr<std::unique_ptr<video::VideoDecoder>> decoder =
-              OpenVideoSource(request->video(), options_.allowed_roots);
+              serving::OpenVideoSource(request->video(),
+                                       options_.allowed_roots);
           if (!decoder.ok()) return decoder.status();
-          return CutVideoClips(**decoder, *request, *model, options_.clips);
+          absl::StatusOr<ClipRequest> clips = ClipsOf(*request);
+          if (!clips.ok()) return clips.status();
+          return serving::CutVideoClips(**decoder, *clips, *model,
+                                        options_.clips);
         });
   }
   // Each video joins the batcher's queue as soon as it is decoded.
@@ -150,7 +159,8 @@ Encoder::BatchEmbedVideos(
         absl::StrCat(request.requests_size(), " videos, the server's limit is ",
                      options_.max_batch_videos));
   }
-  if (absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = Model("");
+  if (absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model =
+          registry_->Find("");
       !model.ok() && absl::IsUnavailable(model.status())) {
     return model.status();
   }
@@ -199,7 +209,7 @@ absl::StatusOr<internvideo::v1::EmbedTextResponse> Encoder::EmbedText(
     }
   }
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model =
-      Model(request.model_id());
+      registry_->Find(request.model_id());
   if (!model.ok()) return model.status();
   if ((*model)->loaded.tokenizer == nullptr) {
     return absl::FailedPreconditionError(
@@ -222,7 +232,7 @@ absl::StatusOr<internvideo::v1::EmbedTextResponse> Encoder::EmbedText(
 absl::StatusOr<internvideo::v1::GetModelInfoResponse> Encoder::GetModelInfo(
     const internvideo::v1::GetModelInfoRequest& request) const {
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> found =
-      Model(request.model_id());
+      registry_->Find(request.model_id());
   if (!found.ok()) return found.status();
   const ModelSnapshot& model = **found;
   internvideo::v1::GetModelInfoResponse response;

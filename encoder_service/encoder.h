@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/serving/model_registry.h"
+#include "common/serving/thread_pool.h"
+#include "common/serving/video_clips.h"
 #include "encoder_service/batcher.h"
-#include "encoder_service/model_registry.h"
-#include "encoder_service/thread_pool.h"
-#include "encoder_service/video_clips.h"
 #include "protos/encoder_service.pb.h"
 
 namespace iv::encoder {
@@ -26,7 +26,7 @@ struct EncoderOptions {
   std::vector<std::string> allowed_roots;
   BatcherOptions batcher;
   int decode_threads = 2;
-  ClipLimits clips;
+  serving::ClipLimits clips;
   int max_texts = 256;        // texts per EmbedText
   int max_text_bytes = 4096;  // per text
   int max_batch_videos = 64;  // requests per BatchEmbedVideos
@@ -36,7 +36,8 @@ struct EncoderOptions {
 class Encoder {
  public:
   // `registry` is not owned and must outlive the encoder.
-  Encoder(const EncoderOptions& options, const ModelRegistry* registry);
+  Encoder(const EncoderOptions& options,
+          const serving::ModelRegistry* registry);
 
   absl::StatusOr<internvideo::v1::EmbedVideoResponse> EmbedVideo(
       const internvideo::v1::EmbedVideoRequest& request);
@@ -55,10 +56,6 @@ class Encoder {
   BatcherStats batcher_stats() const { return batcher_.stats(); }
 
  private:
-  // The snapshot serving `model_id` (empty = the default): UNAVAILABLE
-  // before a model is loaded, NOT_FOUND for another id.
-  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> Model(
-      const std::string& model_id) const;
   // Every request decoded on the pool at once, then embedded in the same
   // batches as far as the batcher can; one result per request, in order.
   // `queue_full` (may be null) gets the batcher's refusal, if any.
@@ -67,8 +64,8 @@ class Encoder {
       absl::Status* queue_full);
 
   const EncoderOptions options_;
-  const ModelRegistry* registry_;
-  ThreadPool decoders_;
+  const serving::ModelRegistry* registry_;
+  serving::ThreadPool decoders_;
   Batcher batcher_;
 };
 

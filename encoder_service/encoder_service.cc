@@ -9,14 +9,8 @@
 namespace iv::encoder {
 namespace {
 
+using serving::Reply;
 using serving::ToGrpcStatus;
-
-template <typename T>
-grpc::Status Reply(absl::StatusOr<T> result, T* response) {
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = std::move(*result);
-  return grpc::Status::OK;
-}
 
 }  // namespace
 

@@ -19,7 +19,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/data/synthworld.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
+#include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/serving/connection.h"
+#include "common/serving/model_registry.h"
 #include "common/serving/server.h"
 #include "common/testing/server_process.h"
 #include "common/testing/temp_dir.h"
@@ -27,8 +29,6 @@
 #include "common/video/sampler.h"
 #include "common/video/transforms.h"
 #include "encoder_service/encoder.h"
-#include "encoder_service/model_registry.h"
-#include "encoder_service/testing/tiny_checkpoint.h"
 #include "third_party/grpc_health/health.grpc.pb.h"
 
 namespace iv::encoder {
@@ -77,9 +77,9 @@ const World& TestWorld() {
     for (char& c : noise) c = static_cast<char>(rng());
     std::ofstream(w->videos + "/corrupt.mp4", std::ios::binary) << noise;
     fs::create_symlink(w->outside + "/secret.mp4", w->videos + "/escape.mp4");
-    EXPECT_TRUE(
-        testing::WriteTinyCheckpoint(absl::StrCat(w->models, "/", kVersion1), 1)
-            .ok());
+    EXPECT_TRUE(model::testing::WriteTinyCheckpoint(
+                    absl::StrCat(w->models, "/", kVersion1), 1)
+                    .ok());
     return w;
   }();
   return *world;
@@ -90,10 +90,11 @@ class TestServer {
  public:
   TestServer(const std::string& model_dir, EncoderOptions options,
              absl::Duration poll = absl::Seconds(60)) {
-    ModelRegistryOptions registry_options;
+    serving::ModelRegistryOptions registry_options;
     registry_options.model_dir = model_dir;
     registry_options.poll_interval = poll;
-    registry_ = std::make_unique<ModelRegistry>(registry_options, nullptr);
+    registry_ =
+        std::make_unique<serving::ModelRegistry>(registry_options, nullptr);
     options.allowed_roots = {TestWorld().videos};
     encoder_ = std::make_unique<Encoder>(options, registry_.get());
     service_ = std::make_unique<EncoderServiceImpl>(encoder_.get());
@@ -106,7 +107,7 @@ class TestServer {
     channel_ = connection->channel();
   }
 
-  ModelRegistry& registry() { return *registry_; }
+  serving::ModelRegistry& registry() { return *registry_; }
   Encoder& encoder() { return *encoder_; }
   std::unique_ptr<EncoderService::Stub> NewStub() const {
     return EncoderService::NewStub(channel_);
@@ -126,7 +127,7 @@ class TestServer {
   }
 
  private:
-  std::unique_ptr<ModelRegistry> registry_;
+  std::unique_ptr<serving::ModelRegistry> registry_;
   std::unique_ptr<Encoder> encoder_;
   std::unique_ptr<EncoderServiceImpl> service_;
   std::unique_ptr<serving::Server> server_;
@@ -344,9 +345,9 @@ TEST(EncoderServiceTest, FullQueueIsResourceExhausted) {
 
 TEST(EncoderServiceTest, HotReloadUnderLoadFailsNothing) {
   const std::string models = TestWorld().root + "/reload/" + kModel;
-  ASSERT_TRUE(
-      testing::WriteTinyCheckpoint(absl::StrCat(models, "/", kVersion1), 1)
-          .ok());
+  ASSERT_TRUE(model::testing::WriteTinyCheckpoint(
+                  absl::StrCat(models, "/", kVersion1), 1)
+                  .ok());
   TestServer server(models, Options(8, absl::Milliseconds(5), 256),
                     absl::Milliseconds(50));
   server.registry().Start();
@@ -382,7 +383,7 @@ TEST(EncoderServiceTest, HotReloadUnderLoadFailsNothing) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   // Published as the trainer does: built aside, renamed into place.
   const std::string temp = models + "/.tmp-step-2";
-  ASSERT_TRUE(testing::WriteTinyCheckpoint(temp, 2).ok());
+  ASSERT_TRUE(model::testing::WriteTinyCheckpoint(temp, 2).ok());
   fs::rename(temp, absl::StrCat(models, "/", kVersion2));
   for (int i = 0; i < 1000 && after_new < 8; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -415,7 +416,8 @@ TEST(EncoderServiceTest, UnavailableUntilAModelIsPublished) {
   // An incomplete version (no config yet) is not loaded.
   fs::create_directories(models + "/step-00000005");
   EXPECT_TRUE(absl::IsNotFound(server.registry().Poll()));
-  ASSERT_TRUE(testing::WriteTinyCheckpoint(models + "/step-00000005", 1).ok());
+  ASSERT_TRUE(
+      model::testing::WriteTinyCheckpoint(models + "/step-00000005", 1).ok());
   ASSERT_TRUE(server.registry().Poll().ok());
   grpc::ClientContext context;
   internvideo::v1::GetModelInfoResponse info;
@@ -621,7 +623,7 @@ TEST(EncoderServerTest, BinaryIsNotServingUntilAModelIsPublished) {
               grpc::StatusCode::UNAVAILABLE);
   }
 
-  ASSERT_TRUE(testing::WriteTinyCheckpoint(models + "/.tmp", 3).ok());
+  ASSERT_TRUE(model::testing::WriteTinyCheckpoint(models + "/.tmp", 3).ok());
   fs::rename(models + "/.tmp", models + "/step-00000010");
   for (int i = 0;
        i < 600 && status() != grpc::health::v1::HealthCheckResponse::SERVING;

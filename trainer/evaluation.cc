@@ -11,10 +11,10 @@
 #include "absl/strings/str_split.h"
 #include "common/data/synthworld_samples.h"
 #include "common/data/synthworld_vocabulary.h"
+#include "common/model/internvideo/window_features.h"
 #include "common/model/multimodal/caption_generation.h"
 #include "common/video/transforms.h"
 #include "trainer/training_data.h"
-#include "trainer/window_features.h"
 
 namespace iv::trainer {
 namespace {
@@ -329,8 +329,8 @@ absl::StatusOr<Metrics> Evaluate(
   if (task == EvalTask::kLocalization) {
     std::vector<std::vector<model::Segment>> predictions, truth;
     for (const data::UntrimmedVideo& video : data.videos) {
-      absl::StatusOr<WindowFeatures> windows =
-          ComputeWindowFeatures(model, video.path, options, batch_size);
+      absl::StatusOr<model::WindowFeatures> windows =
+          model::ComputeWindowFeatures(model, video.path, options, batch_size);
       if (!windows.ok()) return windows.status();
       const model::LocalizationOutput out =
           model->localization_head()->forward(windows->features.unsqueeze(0));
@@ -365,9 +365,10 @@ absl::StatusOr<Metrics> Evaluate(
       video = video.narrow(2, video.size(2) / 2, 1).expand_as(video);
     }
     const torch::Tensor multimodal_video =
-        config.multimodal ? video::Renormalize(video, options.normalization,
-                                               MultimodalNormalization(config))
-                          : torch::Tensor();
+        config.multimodal
+            ? video::Renormalize(video, options.normalization,
+                                 model::MultimodalNormalization(config))
+            : torch::Tensor();
     switch (task) {
       case EvalTask::kRecognition:
         outputs.push_back(model->RecognitionLogits(video, multimodal_video));
@@ -413,7 +414,7 @@ absl::StatusOr<Metrics> Evaluate(
         generation.eot_token = tokenizer->end_of_text();
         for (const model::GeneratedCaption& caption : model::GenerateCaptions(
                  model->multimodal(), model->caption_decoder(),
-                 model->multimodal()->Visual(multimodal_video).tokens,
+                 model->CaptionVideoTokens(video, multimodal_video),
                  generation)) {
           absl::StatusOr<std::string> text = tokenizer->Decode(
               std::vector<int>(caption.tokens.begin(), caption.tokens.end()));

@@ -4,13 +4,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/model/internvideo/window_features.h"
 #include "common/model/multimodal/contrastive_loss.h"
 #include "common/model/videomae/masking.h"
 #include "common/video/transforms.h"
 #include "trainer/caption_negatives.h"
 #include "trainer/recipe.h"
 #include "trainer/training_data.h"
-#include "trainer/window_features.h"
 
 namespace iv::trainer {
 namespace {
@@ -126,8 +126,8 @@ class Cma : public Objective {
       double contrastive_weight, bool train_text, bool hard_negatives)
       : clips_(clips),
         tokenizer_(tokenizer),
-        from_(MaskedNormalization(config)),
-        to_(MultimodalNormalization(config)),
+        from_(model::MaskedNormalization(config)),
+        to_(model::MultimodalNormalization(config)),
         context_length_(config.multimodal->text.context_length),
         smoothing_(smoothing),
         contrastive_weight_(contrastive_weight),
@@ -215,9 +215,9 @@ class VideoText : public Objective {
             double caption_weight)
       : clips_(clips),
         tokenizer_(tokenizer),
-        from_(config.masked_encoder ? MaskedNormalization(config)
-                                    : MultimodalNormalization(config)),
-        to_(MultimodalNormalization(config)),
+        from_(config.masked_encoder ? model::MaskedNormalization(config)
+                                    : model::MultimodalNormalization(config)),
+        to_(model::MultimodalNormalization(config)),
         context_length_(config.multimodal->text.context_length),
         caption_length_(config.multimodal->caption_decoder
                             ? config.multimodal->caption_decoder->max_length
@@ -259,7 +259,7 @@ class VideoText : public Objective {
     torch::Tensor video_tokens, text_tokens;
     {
       torch::NoGradGuard frozen;
-      video_tokens = clip_model->Visual(video).tokens;
+      video_tokens = model->CaptionVideoTokens(batch.video, video);
       text_tokens = clip_model->TextTokens(tokens);
     }
     return caption_weight_ *
@@ -312,7 +312,7 @@ class Localization : public Objective {
     const double stride = model->config().localization->stride_s;
     torch::Tensor loss;
     for (int64_t id : batch.sample_ids) {
-      const WindowFeatures& video = Features(model, id);
+      const model::WindowFeatures& video = Features(model, id);
       const model::LocalizationOutput out =
           model->localization_head()->forward(video.features.unsqueeze(0));
       const torch::Tensor one = LocalizationLoss(
@@ -327,18 +327,20 @@ class Localization : public Objective {
   }
 
  private:
-  const WindowFeatures& Features(model::InternVideoModel& model, int64_t id) {
+  const model::WindowFeatures& Features(model::InternVideoModel& model,
+                                        int64_t id) {
     auto cached = features_.find(id);
     if (cached != features_.end()) return cached->second;
-    absl::StatusOr<WindowFeatures> computed =
-        ComputeWindowFeatures(model, train_->videos.at(id).path, windows_);
+    absl::StatusOr<model::WindowFeatures> computed =
+        model::ComputeWindowFeatures(model, train_->videos.at(id).path,
+                                     windows_);
     if (!computed.ok()) throw std::runtime_error(computed.status().ToString());
     return features_.emplace(id, std::move(*computed)).first->second;
   }
 
   const Dataset* train_;
   data::ClipLoaderOptions windows_;
-  std::map<int64_t, WindowFeatures> features_;
+  std::map<int64_t, model::WindowFeatures> features_;
 };
 
 // The VQA head on clips paired with one of their questions, drawn per
@@ -349,9 +351,9 @@ class Vqa : public Objective {
       const text::ClipTokenizer* tokenizer)
       : train_(train),
         tokenizer_(tokenizer),
-        from_(config.masked_encoder ? MaskedNormalization(config)
-                                    : MultimodalNormalization(config)),
-        to_(MultimodalNormalization(config)),
+        from_(config.masked_encoder ? model::MaskedNormalization(config)
+                                    : model::MultimodalNormalization(config)),
+        to_(model::MultimodalNormalization(config)),
         context_length_(config.multimodal->text.context_length) {
     for (size_t i = 0; i < config.vqa->answers.size(); ++i) {
       answer_ids_[config.vqa->answers[i]] = static_cast<int64_t>(i);
@@ -495,6 +497,16 @@ absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
           objective.has_caption_loss_weight()
               ? objective.caption_loss_weight()
               : (config.multimodal->caption_decoder ? 1.0 : 0.0);
+      if (caption > 0 &&
+          config.caption_features !=
+              internvideo::v1::FEATURE_SOURCE_MULTIMODAL_ENCODER) {
+        return absl::InvalidArgumentError(
+            "recipe.multimodal_pretraining.caption_loss_weight: the caption "
+            "decoder reads CMA's tokens "
+            "(model.multimodal_encoder.caption_decoder.video_features), which "
+            "exist only after CMA is trained; set it to 0 here and train the "
+            "decoder in a captioning stage after CMA");
+      }
       return std::make_unique<VideoText>(config, clips, tokenizer, contrastive,
                                          caption);
     }

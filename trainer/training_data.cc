@@ -10,19 +10,6 @@ namespace iv::trainer {
 namespace {
 
 using internvideo::v1::ClipSampling;
-using internvideo::v1::PixelNormalization;
-
-video::Normalization FromProto(PixelNormalization normalization,
-                               const video::Normalization& fallback) {
-  switch (normalization) {
-    case internvideo::v1::PIXEL_NORMALIZATION_IMAGENET:
-      return video::kImageNetNormalization;
-    case internvideo::v1::PIXEL_NORMALIZATION_CLIP:
-      return video::kClipNormalization;
-    default:
-      return fallback;
-  }
-}
 
 template <typename Sample>
 absl::StatusOr<std::vector<Sample>> ReadManifests(
@@ -75,18 +62,6 @@ std::vector<data::ClipSample> DatasetSamples(const Dataset& dataset) {
   return samples;
 }
 
-video::Normalization MaskedNormalization(
-    const model::InternVideoConfig& model) {
-  return model.masked_encoder ? model.masked_encoder->normalization
-                              : video::kImageNetNormalization;
-}
-
-video::Normalization MultimodalNormalization(
-    const model::InternVideoConfig& model) {
-  return FromProto(model.proto.multimodal_encoder().vision().normalization(),
-                   video::kClipNormalization);
-}
-
 data::ClipLoaderOptions LoaderOptions(const model::InternVideoConfig& model,
                                       const internvideo::v1::DataConfig& data,
                                       bool train) {
@@ -95,12 +70,12 @@ data::ClipLoaderOptions LoaderOptions(const model::InternVideoConfig& model,
   if (model.masked_encoder) {
     options.num_frames = model.masked_encoder->num_frames;
     options.crop_size = model.masked_encoder->img_size;
-    options.normalization = MaskedNormalization(model);
+    options.normalization = model::MaskedNormalization(model);
     encoder_sampling = &model.proto.masked_encoder().sampling();
   } else {
     options.num_frames = model.multimodal->vision.num_frames;
     options.crop_size = model.multimodal->vision.input_resolution;
-    options.normalization = MultimodalNormalization(model);
+    options.normalization = model::MultimodalNormalization(model);
     encoder_sampling = &model.proto.multimodal_encoder().vision().sampling();
   }
   for (const ClipSampling* sampling : {encoder_sampling, &data.sampling()}) {

@@ -43,11 +43,6 @@ data::ClipLoaderOptions LoaderOptions(const model::InternVideoConfig& model,
                                       const internvideo::v1::DataConfig& data,
                                       bool train);
 
-// The normalization each encoder of `model` expects.
-video::Normalization MaskedNormalization(const model::InternVideoConfig& model);
-video::Normalization MultimodalNormalization(
-    const model::InternVideoConfig& model);
-
 }  // namespace iv::trainer
 
 #endif  // TRAINER_TRAINING_DATA_H_

@@ -21,6 +21,13 @@ TEST(Sha256FileTest, MatchesKnownDigests) {
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+TEST(Sha256Test, MatchesKnownDigests) {
+  EXPECT_EQ(Sha256("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
 TEST(Sha256FileTest, MissingFileIsNotFound) {
   EXPECT_EQ(Sha256File("/nonexistent/file").status().code(),
             absl::StatusCode::kNotFound);

@@ -32,7 +32,10 @@
 
 #include <grpcpp/support/status.h>
 
+#include <utility>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace iv::serving {
@@ -40,6 +43,15 @@ namespace iv::serving {
 // Same code, same message. absl and gRPC share the numeric codes.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// A unary handler's answer from a library's result: the value moved into
+// `response` and OK, or the error converted.
+template <typename T>
+grpc::Status Reply(absl::StatusOr<T> result, T* response) {
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = std::move(*result);
+  return grpc::Status::OK;
+}
 
 // INVALID_ARGUMENT with the field named first: "<field>: <problem>".
 absl::Status InvalidField(absl::string_view field, absl::string_view problem);

@@ -10,12 +10,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/data/synthworld.h"
+#include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/serving/connection.h"
+#include "common/serving/model_registry.h"
 #include "common/serving/server.h"
 #include "encoder_service/encoder.h"
 #include "encoder_service/encoder_service.h"
-#include "encoder_service/model_registry.h"
-#include "encoder_service/testing/tiny_checkpoint.h"
 
 namespace iv::bench {
 namespace {
@@ -33,9 +33,9 @@ absl::StatusOr<Figure> Measure(const std::string& model_dir,
                                const std::string& videos,
                                const encoder::EncoderOptions& options,
                                const EmbedBenchmarkOptions& bench) {
-  encoder::ModelRegistryOptions registry_options;
+  serving::ModelRegistryOptions registry_options;
   registry_options.model_dir = model_dir;
-  encoder::ModelRegistry registry(registry_options, nullptr);
+  serving::ModelRegistry registry(registry_options, nullptr);
   if (absl::Status s = registry.Poll(); !s.ok()) return s;
   encoder::EncoderOptions with_roots = options;
   with_roots.allowed_roots = {videos};
@@ -117,7 +117,7 @@ absl::Status RunEmbedBenchmark(const EmbedBenchmarkOptions& options) {
   if (absl::Status s = data::synthworld::RenderWorld(world, {}); !s.ok()) {
     return s;
   }
-  internvideo::v1::ModelConfig config = encoder::testing::TinyModelConfig();
+  internvideo::v1::ModelConfig config = model::testing::TinyModelConfig();
   if (options.model == "iv-tiny") {
     auto* vision = config.mutable_multimodal_encoder()->mutable_vision();
     vision->set_input_resolution(112);
@@ -129,7 +129,7 @@ absl::Status RunEmbedBenchmark(const EmbedBenchmarkOptions& options) {
   }
   const std::string model_dir = dir + "/model";
   if (absl::Status s =
-          encoder::testing::WriteTinyCheckpoint(model_dir, 1, config);
+          model::testing::WriteTinyCheckpoint(model_dir, 1, config);
       !s.ok()) {
     return s;
   }

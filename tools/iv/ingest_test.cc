@@ -15,11 +15,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/data/synthworld.h"
+#include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/process/command.h"
 #include "common/serving/connection.h"
 #include "common/testing/server_process.h"
 #include "common/testing/temp_dir.h"
-#include "encoder_service/testing/tiny_checkpoint.h"
 #include "gtest/gtest.h"
 #include "protos/index_service.grpc.pb.h"
 
@@ -48,8 +48,7 @@ class IngestTest : public ::testing::Test {
     ASSERT_TRUE(data::synthworld::RenderWorld(world, {}).ok());
     std::ofstream(*root_ + "/library/clips/broken.mp4") << "not a video";
     std::ofstream(*root_ + "/library/notes.txt") << "not a video either";
-    ASSERT_TRUE(
-        encoder::testing::WriteTinyCheckpoint(*root_ + "/model", 1).ok());
+    ASSERT_TRUE(model::testing::WriteTinyCheckpoint(*root_ + "/model", 1).ok());
 
     absl::StatusOr<test::ServerProcess> encoder = test::StartServerProcess(
         absl::StrCat("encoder_service/encoder_server --address 127.0.0.1:0 "

@@ -4,11 +4,15 @@
 #include <cstdio>
 #include <string>
 
+#include "tools/iv/ask_command.h"
 #include "tools/iv/bench_command.h"
+#include "tools/iv/caption_command.h"
 #include "tools/iv/eval_command.h"
 #include "tools/iv/health_command.h"
 #include "tools/iv/ingest_command.h"
+#include "tools/iv/localize_command.h"
 #include "tools/iv/model_command.h"
+#include "tools/iv/recognize_command.h"
 #include "tools/iv/search_command.h"
 #include "tools/iv/synth_command.h"
 #include "tools/iv/train_command.h"
@@ -23,11 +27,15 @@ int main(int argc, char** argv) {
       "iv");
   iv.require_subcommand(1);
   iv.footer("Services take the API key from --api-key or IV_API_KEY.");
+  iv::cli::AddAskCommand(iv);
   iv::cli::AddBenchCommand(iv);
+  iv::cli::AddCaptionCommand(iv);
   iv::cli::AddEvalCommand(iv);
   iv::cli::AddHealthCommand(iv);
   iv::cli::AddIngestCommand(iv);
+  iv::cli::AddLocalizeCommand(iv);
   iv::cli::AddModelCommand(iv);
+  iv::cli::AddRecognizeCommand(iv);
   iv::cli::AddSearchCommand(iv);
   iv::cli::AddSynthCommand(iv);
   iv::cli::AddTrainCommand(iv);

@@ -7,19 +7,8 @@
 namespace iv::trainer::service {
 
 using internvideo::v1::Job;
+using serving::Reply;
 using serving::ToGrpcStatus;
-
-namespace {
-
-// Copies a library result into the response, or converts its error.
-template <typename T>
-grpc::Status Reply(absl::StatusOr<T> result, T* response) {
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = *std::move(result);
-  return grpc::Status::OK;
-}
-
-}  // namespace
 
 grpc::Status TrainerServiceImpl::SubmitJob(
     grpc::ServerContext*, const internvideo::v1::SubmitJobRequest* request,

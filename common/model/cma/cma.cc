@@ -94,6 +94,7 @@ CmaOutput CrossModelAttentionImpl::forward(
   out.pooled_features = pooled_norm_(x.mean(1));
   out.logits = cls_head_(out.cls_features) + pooled_head_(out.pooled_features);
   if (video_proj_) out.video_embeds = video_proj_(out.cls_features);
+  out.tokens = torch::cat({cls.unsqueeze(1), x}, 1);
   return out;
 }
 

@@ -77,6 +77,10 @@ struct CmaOutput {
   // [B, embed_dim]: cls_features projected into the joint video-text space;
   // undefined without a projection.
   torch::Tensor video_embeds;
+  // [B, 1 + N1, width]: the top's class token, then the coordinated
+  // masked-encoder tokens (the residual stream, before the heads' norms):
+  // what heads that read tokens (VQA, the caption decoder) attend to.
+  torch::Tensor tokens;
 };
 
 class CrossModelAttentionImpl : public torch::nn::Module {

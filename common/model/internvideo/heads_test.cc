@@ -1,6 +1,7 @@
 // The task heads inside InternVideoModel: parameter prefixes, chunked
 // localization over long sequences, segment decoding with soft-NMS, and
-// the VQA head's indifference to question padding.
+// the VQA head's indifference to question padding, and heads that read
+// CMA's coordinated tokens.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -146,6 +147,77 @@ TEST(HeadsTest, VqaIgnoresQuestionPadding) {
   const torch::Tensor c =
       model->VqaLogits(video.flip(0), video.flip(0), short_questions);
   EXPECT_FALSE(torch::allclose(a, c));
+}
+
+// With CMA as their source, the VQA head and the caption decoder read
+// CmaOutput::tokens: the top's class token, then the coordinated
+// masked-encoder tokens, whose norms give CMA's own features.
+TEST(HeadsTest, HeadsReadCmaTokens) {
+  internvideo::v1::ModelConfig proto = TinyConfig().proto;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "num_blocks: 1 width: 16 heads: 2", proto.mutable_cma()));
+  proto.mutable_vqa_head()->set_video_features(
+      internvideo::v1::FEATURE_SOURCE_CMA);
+  internvideo::v1::CaptionDecoderConfig& decoder =
+      *proto.mutable_multimodal_encoder()->mutable_caption_decoder();
+  decoder.set_layers(1);
+  decoder.set_max_length(8);
+  decoder.set_video_features(internvideo::v1::FEATURE_SOURCE_CMA);
+  const absl::StatusOr<InternVideoConfig> resolved =
+      ResolveInternVideoConfig(proto);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  const InternVideoConfig& config = *resolved;
+  ASSERT_TRUE(config.cma && config.vqa);
+  EXPECT_EQ(config.vqa->video_dim, 16);
+  EXPECT_EQ(config.caption_features, internvideo::v1::FEATURE_SOURCE_CMA);
+  EXPECT_EQ(config.caption_vision_width, 16);
+  torch::manual_seed(3);
+  InternVideoModel model(config);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor video = torch::randn({2, 3, 4, 32, 32});
+  const CmaOutput cma = model->cma()->forward(
+      model->masked_encoder()->Tokens(video),
+      MultimodalContext(model->multimodal()->Visual(video)));
+  // 4 frames of 32 px in tubelets of 2 and patches of 16: 8 tokens.
+  ASSERT_EQ(cma.tokens.sizes(), (std::vector<int64_t>{2, 9, 16}));
+  const auto params = model->named_parameters();
+  const auto norm = [&](const torch::Tensor& x, const std::string& name) {
+    return torch::layer_norm(x, {16}, params[name + ".weight"],
+                             params[name + ".bias"], 1e-6);
+  };
+  EXPECT_TRUE(torch::allclose(norm(cma.tokens.select(1, 0), "cma.cls_norm"),
+                              cma.cls_features, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(
+      norm(cma.tokens.narrow(1, 1, 8).mean(1), "cma.pooled_norm"),
+      cma.pooled_features, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::equal(model->CaptionVideoTokens(video, video),
+                           cma.tokens.unsqueeze(1)));
+  const torch::Tensor questions =
+      torch::tensor({{598, 5, 599}, {598, 9, 599}}, torch::kInt64);
+  EXPECT_EQ(model->VqaLogits(video, video, questions).sizes(),
+            (std::vector<int64_t>{2, 4}));
+  // The caption decoder pools CMA-wide tokens.
+  EXPECT_EQ(model->caption_decoder()
+                ->forward(model->CaptionVideoTokens(video, video),
+                          model->multimodal()->TextTokens(questions))
+                .sizes(),
+            (std::vector<int64_t>{2, 3, 600}));
+}
+
+TEST(HeadsTest, CmaTokensNeedACma) {
+  internvideo::v1::ModelConfig proto = TinyConfig().proto;
+  internvideo::v1::CaptionDecoderConfig& decoder =
+      *proto.mutable_multimodal_encoder()->mutable_caption_decoder();
+  decoder.set_layers(1);
+  decoder.set_max_length(8);
+  decoder.set_video_features(internvideo::v1::FEATURE_SOURCE_CMA);
+  const absl::StatusOr<InternVideoConfig> config =
+      ResolveInternVideoConfig(proto);
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(config.status().message(),
+                                "caption_decoder.video_features"))
+      << config.status();
 }
 
 }  // namespace

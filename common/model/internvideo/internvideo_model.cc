@@ -28,11 +28,9 @@ absl::StatusOr<int64_t> SourceDim(const InternVideoConfig& config,
       return absl::InvalidArgumentError(
           absl::StrCat(field, ": the model has no multimodal_encoder"));
     case internvideo::v1::FEATURE_SOURCE_CMA:
-      if (config.cma && pooled) return 2 * config.cma->width;
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, pooled ? ": the model has no cma"
-                        : ": CMA gives pooled features, not tokens; use "
-                          "MULTIMODAL_ENCODER or MASKED_ENCODER"));
+      if (config.cma) return (pooled ? 2 : 1) * config.cma->width;
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": the model has no cma"));
     default:
       return absl::InvalidArgumentError(
           absl::StrCat(field, ": unknown feature source"));
@@ -41,6 +39,19 @@ absl::StatusOr<int64_t> SourceDim(const InternVideoConfig& config,
 
 absl::Status ResolveHeads(InternVideoConfig& config) {
   const ModelConfig& proto = config.proto;
+  if (config.multimodal && config.multimodal->caption_decoder) {
+    FeatureSource source =
+        proto.multimodal_encoder().caption_decoder().video_features();
+    if (source == internvideo::v1::FEATURE_SOURCE_UNSPECIFIED) {
+      source = internvideo::v1::FEATURE_SOURCE_MULTIMODAL_ENCODER;
+    }
+    absl::StatusOr<int64_t> dim = SourceDim(
+        config, source, "multimodal_encoder.caption_decoder.video_features",
+        /*pooled=*/false);
+    if (!dim.ok()) return dim.status();
+    config.caption_features = source;
+    config.caption_vision_width = *dim;
+  }
   if (proto.has_localization_head()) {
     FeatureSource source = proto.localization_head().feature_source();
     if (source == internvideo::v1::FEATURE_SOURCE_UNSPECIFIED) {
@@ -80,6 +91,20 @@ absl::Status ResolveHeads(InternVideoConfig& config) {
 }
 
 }  // namespace
+
+video::Normalization MaskedNormalization(const InternVideoConfig& config) {
+  return config.masked_encoder ? config.masked_encoder->normalization
+                               : video::kImageNetNormalization;
+}
+
+video::Normalization MultimodalNormalization(const InternVideoConfig& config) {
+  switch (config.proto.multimodal_encoder().vision().normalization()) {
+    case internvideo::v1::PIXEL_NORMALIZATION_IMAGENET:
+      return video::kImageNetNormalization;
+    default:
+      return video::kClipNormalization;
+  }
+}
 
 absl::StatusOr<InternVideoConfig> ResolveInternVideoConfig(
     const ModelConfig& proto) {
@@ -145,7 +170,7 @@ InternVideoModelImpl::InternVideoModelImpl(const InternVideoConfig& config)
       caption_decoder_ =
           register_module("caption_decoder",
                           CaptionDecoder(*config.multimodal->caption_decoder,
-                                         config.multimodal->vision.width,
+                                         config.caption_vision_width,
                                          config.multimodal->text.vocab_size));
     }
   }
@@ -177,17 +202,42 @@ torch::Tensor InternVideoModelImpl::ClipFeatures(
   }
 }
 
+torch::Tensor InternVideoModelImpl::VideoTokens(
+    FeatureSource source, const torch::Tensor& masked_video,
+    const torch::Tensor& multimodal_video) {
+  switch (source) {
+    case internvideo::v1::FEATURE_SOURCE_MASKED_ENCODER:
+      return masked_encoder_->Tokens(masked_video);
+    case internvideo::v1::FEATURE_SOURCE_MULTIMODAL_ENCODER:
+      return MultimodalContext(multimodal_->Visual(multimodal_video));
+    case internvideo::v1::FEATURE_SOURCE_CMA:
+      return cma_
+          ->forward(masked_encoder_->Tokens(masked_video),
+                    MultimodalContext(multimodal_->Visual(multimodal_video)))
+          .tokens;
+    default:
+      TORCH_CHECK(false, "VideoTokens: unresolved feature source");
+  }
+}
+
+torch::Tensor InternVideoModelImpl::CaptionVideoTokens(
+    const torch::Tensor& masked_video, const torch::Tensor& multimodal_video) {
+  TORCH_CHECK(caption_decoder_, "the model has no caption decoder");
+  if (config_.caption_features ==
+      internvideo::v1::FEATURE_SOURCE_MULTIMODAL_ENCODER) {
+    return multimodal_->Visual(multimodal_video).tokens;
+  }
+  return VideoTokens(config_.caption_features, masked_video, multimodal_video)
+      .unsqueeze(1);
+}
+
 torch::Tensor InternVideoModelImpl::VqaLogits(
     const torch::Tensor& masked_video, const torch::Tensor& multimodal_video,
     const torch::Tensor& question_tokens) {
   TORCH_CHECK(vqa_head_, "the model has no VQA head");
-  const torch::Tensor video =
-      config_.vqa->video_features ==
-              internvideo::v1::FEATURE_SOURCE_MASKED_ENCODER
-          ? masked_encoder_->Tokens(masked_video)
-          : MultimodalContext(multimodal_->Visual(multimodal_video));
-  return vqa_head_(video, multimodal_->TextTokens(question_tokens),
-                   question_tokens.ne(0));
+  return vqa_head_(
+      VideoTokens(config_.vqa->video_features, masked_video, multimodal_video),
+      multimodal_->TextTokens(question_tokens), question_tokens.ne(0));
 }
 
 torch::Tensor InternVideoModelImpl::RecognitionLogits(

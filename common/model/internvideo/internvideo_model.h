@@ -33,6 +33,7 @@
 #include "common/model/videomae/config.h"
 #include "common/model/videomae/pretrain.h"
 #include "common/model/videomae/vision_transformer.h"
+#include "common/video/transforms.h"
 #include "protos/model_config.pb.h"
 #include "protos/training.pb.h"
 
@@ -48,12 +49,23 @@ struct InternVideoConfig {
   std::optional<CmaConfig> cma;
   std::optional<LocalizationConfig> localization;
   std::optional<VqaConfig> vqa;
+  // What the caption decoder reads (resolved; with a caption decoder) and
+  // that source's token width.
+  internvideo::v1::FeatureSource caption_features =
+      internvideo::v1::FEATURE_SOURCE_UNSPECIFIED;
+  int64_t caption_vision_width = 0;
 };
 
 // Resolves every part the proto has. INVALID_ARGUMENT naming the field;
 // a config without any encoder is "model: has no encoder".
 absl::StatusOr<InternVideoConfig> ResolveInternVideoConfig(
     const internvideo::v1::ModelConfig& proto);
+
+// The pixel normalization each encoder of `config` expects: the masked
+// encoder's (ImageNet without one), and the multimodal encoder's
+// vision.normalization (CLIP when unset).
+video::Normalization MaskedNormalization(const InternVideoConfig& config);
+video::Normalization MultimodalNormalization(const InternVideoConfig& config);
 
 // The multimodal encoder's tokens as cross-model attention reads them: the
 // video-level feature (the global branch's balanced class token) first, then
@@ -104,10 +116,21 @@ class InternVideoModelImpl : public torch::nn::Module {
                              const torch::Tensor& masked_video,
                              const torch::Tensor& multimodal_video);
 
+  // The video tokens [B, N, width] of `source` (never UNSPECIFIED), what
+  // token-reading heads attend to: the masked encoder's tokens, the
+  // multimodal encoder's MultimodalContext, or CMA's coordinated tokens.
+  torch::Tensor VideoTokens(internvideo::v1::FeatureSource source,
+                            const torch::Tensor& masked_video,
+                            const torch::Tensor& multimodal_video);
+
+  // The caption decoder's input [B, T, L, width] from its source: the
+  // multimodal encoder's frame tokens, or VideoTokens as one "frame".
+  torch::Tensor CaptionVideoTokens(const torch::Tensor& masked_video,
+                                   const torch::Tensor& multimodal_video);
+
   // Answer logits [B, answers] of questions (token ids [B, N], 0-padded)
-  // about clips: the question's text-encoder tokens attend to the video
-  // tokens of the head's source (MultimodalContext of the multimodal
-  // encoder, or the masked encoder's tokens).
+  // about clips: the question's text-encoder tokens attend to the
+  // VideoTokens of the head's source.
   torch::Tensor VqaLogits(const torch::Tensor& masked_video,
                           const torch::Tensor& multimodal_video,
                           const torch::Tensor& question_tokens);

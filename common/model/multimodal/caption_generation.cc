@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <utility>
 
 namespace iv::model {
@@ -108,6 +109,41 @@ void BeamStep(Search& search, const double* log_probs, int64_t vocab,
   search.live = std::move(next);
 }
 
+// One sampling step of one clip (a single live hypothesis): draws the next
+// token from softmax(log_probs / temperature) by inverting its CDF with a
+// uniform draw built from 53 bits of `rng` (std::uniform_real_distribution
+// is not specified exactly, so it could differ between standard libraries).
+void SampleStep(Search& search, const double* log_probs, int64_t vocab,
+                std::mt19937_64& rng, const CaptionGenerationOptions& options) {
+  const double max = *std::max_element(log_probs, log_probs + vocab);
+  std::vector<double> weights(vocab);
+  double total = 0;
+  for (int64_t v = 0; v < vocab; ++v) {
+    weights[v] = std::exp((log_probs[v] - max) / options.temperature);
+    total += weights[v];
+  }
+  const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53 * total;
+  // The first token whose cumulative weight passes u; the last one of
+  // positive weight when rounding leaves u past the sum, so a token of
+  // probability 0 is never drawn.
+  int64_t token = 0;
+  double cumulative = 0;
+  for (int64_t v = 0; v < vocab; ++v) {
+    if (weights[v] == 0) continue;
+    token = v;
+    cumulative += weights[v];
+    if (u < cumulative) break;
+  }
+  Hypothesis& h = search.live.front();
+  h.log_prob += log_probs[token];
+  if (token == options.eot_token) {
+    search.done.push_back(Finish(h, /*ended=*/true, options));
+    search.live.clear();
+  } else {
+    h.tokens.push_back(token);
+  }
+}
+
 }  // namespace
 
 double CaptionScore(double log_prob, int64_t length,
@@ -130,14 +166,23 @@ std::vector<GeneratedCaption> GenerateCaptions(
   TORCH_CHECK(options.max_length >= 2,
               "max_length counts SOT and EOT, so it must be at least 2, got ",
               options.max_length);
-  // Greedy decoding is beam search with one beam.
+  // Greedy decoding is beam search with one beam; sampling keeps one
+  // hypothesis too.
   CaptionGenerationOptions search_options = options;
-  if (options.method == DecodingMethod::kGreedy) search_options.beam_size = 1;
+  if (options.method != DecodingMethod::kBeam) search_options.beam_size = 1;
+  TORCH_CHECK(
+      options.method != DecodingMethod::kSampling ||
+          (options.temperature > 0 && std::isfinite(options.temperature)),
+      "temperature must be positive, got ", options.temperature);
   TORCH_CHECK(search_options.beam_size >= 1, "beam_size must be positive, got ",
               options.beam_size);
   const int64_t beam = search_options.beam_size;
   std::vector<Search> searches(batch);
   for (Search& search : searches) search.live.push_back({});
+  std::vector<std::mt19937_64> generators;
+  if (options.method == DecodingMethod::kSampling) {
+    generators.assign(batch, std::mt19937_64(options.seed));
+  }
   for (int64_t step = 0; step < options.max_length - 1; ++step) {
     std::vector<int64_t> searching;
     for (int64_t b = 0; b < batch; ++b) {
@@ -154,7 +199,11 @@ std::vector<GeneratedCaption> GenerateCaptions(
     for (int64_t b : searching) {
       Search& search = searches[b];
       const int64_t rows = static_cast<int64_t>(search.live.size());
-      BeamStep(search, row, vocab, search_options);
+      if (options.method == DecodingMethod::kSampling) {
+        SampleStep(search, row, vocab, generators[b], search_options);
+      } else {
+        BeamStep(search, row, vocab, search_options);
+      }
       row += rows * vocab;
       if (static_cast<int64_t>(search.done.size()) >= beam) {
         search.live.clear();

@@ -32,8 +32,15 @@
 // decoding. Beam search usually, but not provably, scores at least as well
 // as greedy decoding (a pruned greedy prefix cannot come back).
 //
-// No repetition constraints (n-gram blocking, repetition penalties) and no
-// sampling.
+// Sampling draws each token from softmax(log-probabilities / temperature)
+// (the same distribution as softmax(logits / temperature): log-softmax only
+// shifts a row) until EOT or max_length. Every clip draws from its own
+// generator seeded with options.seed, so a clip's caption depends on the
+// seed, the clip and the options, never on the batch around it. log_prob
+// and score are the model's (temperature 1), as for greedy and beam search.
+// As the temperature goes to 0 sampling becomes greedy decoding.
+//
+// No repetition constraints (n-gram blocking, repetition penalties).
 #ifndef COMMON_MODEL_MULTIMODAL_CAPTION_GENERATION_H_
 #define COMMON_MODEL_MULTIMODAL_CAPTION_GENERATION_H_
 
@@ -48,7 +55,7 @@
 
 namespace iv::model {
 
-enum class DecodingMethod { kGreedy, kBeam };
+enum class DecodingMethod { kGreedy, kBeam, kSampling };
 enum class LengthPenalty { kNone, kAverage, kGnmt };
 
 struct CaptionGenerationOptions {
@@ -58,7 +65,9 @@ struct CaptionGenerationOptions {
   DecodingMethod method = DecodingMethod::kGreedy;
   int64_t beam_size = 3;  // beam search only; >= 1
   LengthPenalty length_penalty = LengthPenalty::kNone;
-  double gnmt_alpha = 0.6;  // kGnmt only
+  double gnmt_alpha = 0.6;   // kGnmt only
+  double temperature = 1.0;  // sampling only; > 0
+  uint64_t seed = 0;         // sampling only
   // CLIP's tokenizer's special tokens (common/text).
   int64_t sot_token = 49406;
   int64_t eot_token = 49407;

@@ -4,7 +4,9 @@
 // and its properties: greedy equals argmax teacher forcing, beam search with
 // one beam equals greedy, three beams score at least as well as greedy here
 // (and better on a toy model built for it), and EOT or max_length ends a
-// caption.
+// caption. Sampling: near temperature 0 it is greedy decoding, a seed
+// reproduces its captions whatever the batch, other seeds give others, and
+// its token frequencies over many seeds follow softmax(log p / temperature).
 
 #include "common/model/multimodal/caption_generation.h"
 
@@ -13,6 +15,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -178,6 +181,50 @@ TEST_F(CaptionGenerationTest, OneBeamIsGreedyAndThreeScoreAtLeastAsWell) {
   }
 }
 
+TEST_F(CaptionGenerationTest, SamplingNearTemperatureZeroIsGreedy) {
+  const std::vector<GeneratedCaption> greedy =
+      Generate(Options(DecodingMethod::kGreedy, 1, LengthPenalty::kNone));
+  CaptionGenerationOptions options =
+      Options(DecodingMethod::kSampling, 1, LengthPenalty::kNone);
+  options.temperature = 1e-6;
+  for (uint64_t seed : {1, 2, 3}) {
+    options.seed = seed;
+    const std::vector<GeneratedCaption> sampled = Generate(options);
+    for (size_t b = 0; b < greedy.size(); ++b) {
+      EXPECT_EQ(sampled[b].tokens, greedy[b].tokens) << "clip " << b;
+      EXPECT_EQ(sampled[b].finished, greedy[b].finished) << "clip " << b;
+      EXPECT_NEAR(sampled[b].log_prob, greedy[b].log_prob, 1e-5);
+    }
+  }
+}
+
+TEST_F(CaptionGenerationTest, SamplingSeedReproducesWhateverTheBatch) {
+  CaptionGenerationOptions options =
+      Options(DecodingMethod::kSampling, 1, LengthPenalty::kNone);
+  options.temperature = 1.5;  // flatter: captions vary more between seeds
+  options.seed = 42;
+  const std::vector<GeneratedCaption> batch = Generate(options);
+  const std::vector<GeneratedCaption> again = Generate(options);
+  for (size_t b = 0; b < batch.size(); ++b) {
+    EXPECT_EQ(again[b].tokens, batch[b].tokens);
+    EXPECT_DOUBLE_EQ(again[b].log_prob, batch[b].log_prob);
+    // The clip alone draws what it drew inside the batch.
+    const std::vector<GeneratedCaption> alone = GenerateCaptions(
+        clip_, decoder_, video_tokens_.narrow(0, b, 1), options);
+    EXPECT_EQ(alone[0].tokens, batch[b].tokens) << "clip " << b;
+  }
+  // A random model's distributions are broad: ten seeds give several
+  // different captions of clip 0.
+  std::set<std::vector<int64_t>> distinct;
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    options.seed = seed;
+    distinct.insert(GenerateCaptions(clip_, decoder_,
+                                     video_tokens_.narrow(0, 0, 1), options)[0]
+                        .tokens);
+  }
+  EXPECT_GE(distinct.size(), 5u);
+}
+
 TEST_F(CaptionGenerationTest, RejectsCaptionsLongerThanTheDecoders) {
   CaptionGenerationOptions options =
       Options(DecodingMethod::kGreedy, 1, LengthPenalty::kNone);
@@ -250,6 +297,46 @@ TEST(CaptionGenerationToyTest, BeamSearchFindsWhatGreedyMisses) {
   EXPECT_EQ(beam.tokens, (std::vector<int64_t>{1}));
   EXPECT_TRUE(beam.finished);
   EXPECT_NEAR(beam.log_prob, std::log(0.36), 1e-9);
+}
+
+TEST(CaptionGenerationToyTest, SampledTokensFollowTheTemperedSoftmax) {
+  // One generated token (max_length 2) from the default row {A 0.4, B 0.3,
+  // C 0.2, EOT 0.1, SOT 1e-9}, drawn with 4000 seeds at two temperatures.
+  const NextTokenLogProbs model = TableModel({});
+  const std::vector<double> p = {0.4, 0.3, 0.2, 0.1, 1e-9};
+  constexpr int kDraws = 4000;
+  for (double temperature : {0.5, 2.0}) {
+    CaptionGenerationOptions options = ToyOptions(DecodingMethod::kSampling, 1);
+    options.max_length = 2;
+    options.temperature = temperature;
+    std::vector<double> counts(p.size(), 0);
+    for (int seed = 0; seed < kDraws; ++seed) {
+      options.seed = seed;
+      const GeneratedCaption caption = GenerateCaptions(model, 1, options)[0];
+      const int64_t token = caption.finished ? 3 : caption.tokens.at(0);
+      ASSERT_EQ(caption.finished, caption.tokens.empty());
+      // The model's log-probability, not the tempered one.
+      EXPECT_NEAR(caption.log_prob, std::log(p[token]), 1e-9);
+      ++counts[token];
+    }
+    // p^(1/T) normalized; 0.03 is over 4 standard deviations of a
+    // frequency from 4000 draws.
+    double total = 0;
+    for (double q : p) total += std::pow(q, 1 / temperature);
+    for (size_t v = 0; v < p.size(); ++v) {
+      EXPECT_NEAR(counts[v] / kDraws, std::pow(p[v], 1 / temperature) / total,
+                  0.03)
+          << "token " << v << " at temperature " << temperature;
+    }
+  }
+}
+
+TEST(CaptionGenerationToyTest, SamplingNeedsAPositiveTemperature) {
+  CaptionGenerationOptions options = ToyOptions(DecodingMethod::kSampling, 1);
+  for (double temperature : {0.0, -1.0}) {
+    options.temperature = temperature;
+    EXPECT_THROW(GenerateCaptions(TableModel({}), 1, options), c10::Error);
+  }
 }
 
 TEST(CaptionScoreTest, LengthPenalties) {

@@ -1,8 +1,8 @@
 // Where EmbedVideo's bytes come from: a path under the server's allowed
 // roots, or bytes sent with the request. Paths are resolved with symlinks
 // and ".." followed, so neither can reach outside the roots.
-#ifndef ENCODER_SERVICE_VIDEO_SOURCE_H_
-#define ENCODER_SERVICE_VIDEO_SOURCE_H_
+#ifndef COMMON_SERVING_VIDEO_SOURCE_H_
+#define COMMON_SERVING_VIDEO_SOURCE_H_
 
 #include <memory>
 #include <string>
@@ -12,7 +12,7 @@
 #include "common/video/decoder.h"
 #include "protos/common.pb.h"
 
-namespace iv::encoder {
+namespace iv::serving {
 
 // The file `path` names: relative to one of `roots` (the first under which
 // it exists), or absolute. PERMISSION_DENIED naming `video.path` when it
@@ -29,6 +29,6 @@ absl::StatusOr<std::unique_ptr<video::VideoDecoder>> OpenVideoSource(
     const internvideo::v1::VideoSource& source,
     const std::vector<std::string>& roots);
 
-}  // namespace iv::encoder
+}  // namespace iv::serving
 
-#endif  // ENCODER_SERVICE_VIDEO_SOURCE_H_
+#endif  // COMMON_SERVING_VIDEO_SOURCE_H_

@@ -1,16 +1,17 @@
-#include "encoder_service/testing/tiny_checkpoint.h"
+#include "common/model/internvideo/testing/tiny_checkpoint.h"
 
 #include <filesystem>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/data/synthworld_vocabulary.h"
 #include "common/files/atomic_file.h"
 #include "common/model/checkpoint/native_checkpoint.h"
 #include "common/model/internvideo/internvideo_model.h"
 #include "common/text/bpe_trainer.h"
 #include "common/text/clip_tokenizer.h"
 
-namespace iv::encoder::testing {
+namespace iv::model::testing {
 namespace {
 
 constexpr char kVocabFile[] = "vocab.txt";
@@ -45,6 +46,47 @@ internvideo::v1::ModelConfig TinyModelConfig() {
   return config;
 }
 
+internvideo::v1::ModelConfig TinyTaskModelConfig() {
+  internvideo::v1::ModelConfig config = TinyModelConfig();
+  config.set_name("iv-test-tiny-task");
+  for (const data::synthworld::ActionInfo& action :
+       data::synthworld::Actions()) {
+    config.add_class_names(std::string(action.name));
+  }
+  const internvideo::v1::MultimodalVisionConfig& vision =
+      config.multimodal_encoder().vision();
+  internvideo::v1::MaskedVideoEncoderConfig& masked =
+      *config.mutable_masked_encoder();
+  masked.set_preset("tiny");
+  masked.set_img_size(vision.input_resolution());
+  masked.set_patch_size(vision.patch_size());
+  masked.set_num_frames(vision.num_frames());
+  masked.set_tubelet_size(2);
+  masked.set_embed_dim(32);
+  masked.set_depth(1);
+  masked.set_num_heads(2);
+  config.mutable_cma()->set_num_blocks(1);
+  config.mutable_cma()->set_video_projection(true);
+  internvideo::v1::CaptionDecoderConfig& decoder =
+      *config.mutable_multimodal_encoder()->mutable_caption_decoder();
+  decoder.set_layers(1);
+  decoder.set_max_length(config.multimodal_encoder().text().context_length());
+  // 1 s windows: 16 SynthWorld frames, enough for the 4 a clip takes.
+  internvideo::v1::LocalizationHeadConfig& localization =
+      *config.mutable_localization_head();
+  localization.mutable_feature_window()->set_window_s(1.0);
+  localization.mutable_feature_window()->set_stride_s(0.25);
+  localization.set_width(16);
+  localization.set_layers(1);
+  localization.set_heads(2);
+  internvideo::v1::VqaHeadConfig& vqa = *config.mutable_vqa_head();
+  vqa.set_layers(1);
+  for (absl::string_view answer : data::synthworld::Answers()) {
+    vqa.add_answers(std::string(answer));
+  }
+  return config;
+}
+
 absl::Status WriteTinyCheckpoint(const std::string& dir, uint64_t seed,
                                  const internvideo::v1::ModelConfig& config) {
   const std::vector<std::string> corpus = {
@@ -75,4 +117,4 @@ absl::Status WriteTinyCheckpoint(const std::string& dir, uint64_t seed,
   return model::WriteNativeCheckpoint(dir, checkpoint);
 }
 
-}  // namespace iv::encoder::testing
+}  // namespace iv::model::testing

@@ -1,4 +1,4 @@
-#include "trainer/window_features.h"
+#include "common/model/internvideo/window_features.h"
 
 #include <algorithm>
 #include <map>
@@ -7,14 +7,13 @@
 #include "common/video/decoder.h"
 #include "common/video/sampler.h"
 #include "common/video/transforms.h"
-#include "trainer/training_data.h"
 
-namespace iv::trainer {
+namespace iv::model {
 
 absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
-    model::InternVideoModel& model, const std::string& path,
+    InternVideoModel& model, const std::string& path,
     const data::ClipLoaderOptions& options, int batch_size) {
-  const model::InternVideoConfig& config = model->config();
+  const InternVideoConfig& config = model->config();
   if (!config.localization) {
     return absl::FailedPreconditionError("the model has no localization head");
   }
@@ -70,4 +69,4 @@ absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
   return result;
 }
 
-}  // namespace iv::trainer
+}  // namespace iv::model

@@ -5,8 +5,8 @@
 // The feature extractor is frozen in localization training, so training
 // computes each video's features once and keeps them (ActionFormer trains
 // on precomputed features too).
-#ifndef TRAINER_WINDOW_FEATURES_H_
-#define TRAINER_WINDOW_FEATURES_H_
+#ifndef COMMON_MODEL_INTERNVIDEO_WINDOW_FEATURES_H_
+#define COMMON_MODEL_INTERNVIDEO_WINDOW_FEATURES_H_
 
 #include <torch/torch.h>
 
@@ -17,7 +17,7 @@
 #include "common/data/clip_loader.h"
 #include "common/model/internvideo/internvideo_model.h"
 
-namespace iv::trainer {
+namespace iv::model {
 
 struct WindowFeatures {
   std::vector<double> centres_s;  // each window's midpoint
@@ -26,12 +26,12 @@ struct WindowFeatures {
 };
 
 // Runs without autograd. `options` gives frames per window, crop and
-// normalization (LoaderOptions of the model, evaluation mode). Errors name
-// the video (unreadable, or shorter than one window).
+// normalization (for a trainer: LoaderOptions of the model, evaluation mode).
+// Errors name the video (unreadable, or shorter than one window).
 absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
-    model::InternVideoModel& model, const std::string& path,
+    InternVideoModel& model, const std::string& path,
     const data::ClipLoaderOptions& options, int batch_size = 16);
 
-}  // namespace iv::trainer
+}  // namespace iv::model
 
-#endif  // TRAINER_WINDOW_FEATURES_H_
+#endif  // COMMON_MODEL_INTERNVIDEO_WINDOW_FEATURES_H_

@@ -1,8 +1,8 @@
-// A fixed set of threads running submitted tasks in order. The encoder
-// decodes videos on one, so decoding never competes with the batcher's
-// compute thread for a place in line.
-#ifndef ENCODER_SERVICE_THREAD_POOL_H_
-#define ENCODER_SERVICE_THREAD_POOL_H_
+// A fixed set of threads running submitted tasks in order. Services decode
+// videos on one, so decoding never competes with their compute thread for
+// a place in line.
+#ifndef COMMON_SERVING_THREAD_POOL_H_
+#define COMMON_SERVING_THREAD_POOL_H_
 
 #include <condition_variable>
 #include <deque>
@@ -14,7 +14,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace iv::encoder {
+namespace iv::serving {
 
 class ThreadPool {
  public:
@@ -69,6 +69,6 @@ class ThreadPool {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace iv::encoder
+}  // namespace iv::serving
 
-#endif  // ENCODER_SERVICE_THREAD_POOL_H_
+#endif  // COMMON_SERVING_THREAD_POOL_H_

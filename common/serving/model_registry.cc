@@ -1,4 +1,4 @@
-#include "encoder_service/model_registry.h"
+#include "common/serving/model_registry.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -9,7 +9,7 @@
 #include "absl/strings/strip.h"
 #include "common/model/checkpoint/native_checkpoint.h"
 
-namespace iv::encoder {
+namespace iv::serving {
 
 namespace {
 
@@ -131,10 +131,8 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> ModelRegistry::Load(
   for (const torch::Tensor& parameter : loaded->model->parameters()) {
     snapshot->parameter_count += parameter.numel();
   }
-  if (config.multimodal_encoder().vision().normalization() ==
-      internvideo::v1::PIXEL_NORMALIZATION_IMAGENET) {
-    snapshot->normalization = video::kImageNetNormalization;
-  }
+  snapshot->normalization =
+      model::MultimodalNormalization(loaded->model->config());
   snapshot->loaded = std::move(*loaded);
   return snapshot;
 }
@@ -147,7 +145,7 @@ void ModelRegistry::Start() {
       const absl::Status status = Poll();
       // NOT_FOUND just means nothing is published yet.
       if (!status.ok() && !absl::IsNotFound(status)) {
-        std::fprintf(stderr, "encoder: model not loaded: %s\n",
+        std::fprintf(stderr, "model registry: model not loaded: %s\n",
                      status.ToString().c_str());
       }
       lock.lock();
@@ -163,13 +161,32 @@ std::shared_ptr<const ModelSnapshot> ModelRegistry::Current() const {
   return current_;
 }
 
+absl::StatusOr<std::shared_ptr<const ModelSnapshot>> ModelRegistry::Find(
+    const std::string& model_id) const {
+  std::shared_ptr<const ModelSnapshot> model = Current();
+  if (model == nullptr) {
+    return absl::UnavailableError(
+        "no model is loaded yet; retry when the server reports SERVING");
+  }
+  if (!model_id.empty() && model_id != model->model_id) {
+    return absl::NotFoundError(absl::StrCat("model_id: unknown model \"",
+                                            model_id, "\" (this server has \"",
+                                            model->model_id, "\")"));
+  }
+  return model;
+}
+
 torch::Tensor ModelSnapshot::EmbedVideos(const torch::Tensor& clips) const {
   model::InternVideoModelImpl& model = *loaded.model.ptr();
   if (!model.EmbedsThroughCma()) return clip()->EncodeVideo(clips);
-  return model.VideoEmbeds(
-      video::Renormalize(clips, normalization,
-                         model.config().masked_encoder->normalization),
-      clips);
+  return model.VideoEmbeds(MaskedVideo(clips), clips);
 }
 
-}  // namespace iv::encoder
+torch::Tensor ModelSnapshot::MaskedVideo(const torch::Tensor& clips) const {
+  const model::InternVideoConfig& config = loaded.model->config();
+  if (!config.masked_encoder) return torch::Tensor();
+  return video::Renormalize(clips, normalization,
+                            config.masked_encoder->normalization);
+}
+
+}  // namespace iv::serving

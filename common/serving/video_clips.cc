@@ -1,4 +1,4 @@
-#include "encoder_service/video_clips.h"
+#include "common/serving/video_clips.h"
 
 #include <algorithm>
 #include <utility>
@@ -9,12 +9,10 @@
 #include "common/video/sampler.h"
 #include "common/video/transforms.h"
 
-namespace iv::encoder {
+namespace iv::serving {
 namespace {
 
 using internvideo::v1::ClipSampling;
-using internvideo::v1::EmbedVideoRequest;
-using serving::InvalidField;
 
 // Slack for frame times that land exactly on a boundary.
 constexpr double kEpsilon = 1e-9;
@@ -108,15 +106,15 @@ std::vector<std::vector<int64_t>> VideoClipIndices(const Sampling& sampling,
   return clips;
 }
 
-// The sliding windows of `request.segments` over `span`.
+// The sliding windows of `request.windows` over `span`.
 absl::StatusOr<std::vector<video::Window>> Windows(
-    const EmbedVideoRequest& request, const Sampling& sampling,
+    const ClipRequest& request, const Sampling& sampling,
     const video::VideoDecoder& decoder, const Span& span) {
   const double window =
-      request.segments().window_s() == 0 ? 2.0 : request.segments().window_s();
-  const double stride = request.segments().stride_s() == 0
+      request.windows->window_s() == 0 ? 2.0 : request.windows->window_s();
+  const double stride = request.windows->stride_s() == 0
                             ? window / 2
-                            : request.segments().stride_s();
+                            : request.windows->stride_s();
   const std::vector<double>& all_times = decoder.frame_times();
   std::vector<double> times;
   for (int64_t i = span.begin; i < span.end; ++i) {
@@ -126,7 +124,7 @@ absl::StatusOr<std::vector<video::Window>> Windows(
       times, span.end_s - span.start_s, window, stride, sampling.num_frames);
   if (!windows.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("segments.", windows.status().message()));
+        absl::StrCat(request.windows_field, ".", windows.status().message()));
   }
   for (video::Window& w : *windows) {
     w.start_s += span.start_s;
@@ -207,28 +205,24 @@ absl::StatusOr<Sampling> ResolveSampling(const ClipSampling& request,
 }
 
 absl::StatusOr<VideoClips> CutVideoClips(video::VideoDecoder& decoder,
-                                         const EmbedVideoRequest& request,
+                                         const ClipRequest& request,
                                          const ModelSnapshot& model,
                                          const ClipLimits& limits) {
-  if (request.skip_video_embedding() && !request.has_segments()) {
-    return InvalidField("skip_video_embedding",
-                        "needs `segments` (otherwise nothing is embedded)");
-  }
   absl::StatusOr<Sampling> sampling =
-      ResolveSampling(request.sampling(), model, limits);
+      ResolveSampling(request.sampling, model, limits);
   if (!sampling.ok()) return sampling.status();
-  absl::StatusOr<Span> span = RequestedSpan(request.video(), decoder);
+  absl::StatusOr<Span> span = RequestedSpan(request.video, decoder);
   if (!span.ok()) return span.status();
 
   std::vector<std::vector<int64_t>> clips;
-  if (!request.skip_video_embedding()) {
+  if (request.whole_video) {
     clips = VideoClipIndices(*sampling, *span);
   }
   VideoClips result;
   result.info = InfoProto(decoder.info());
   result.views = sampling->three_crop ? 3 : 1;
   result.video_rows = static_cast<int64_t>(clips.size()) * result.views;
-  if (request.has_segments()) {
+  if (request.windows) {
     absl::StatusOr<std::vector<video::Window>> windows =
         Windows(request, *sampling, decoder, *span);
     if (!windows.ok()) return windows.status();
@@ -245,7 +239,8 @@ absl::StatusOr<VideoClips> CutVideoClips(video::VideoDecoder& decoder,
     return absl::ResourceExhaustedError(absl::StrCat(
         "video: the request needs ", rows, " clips (", result.windows.size(),
         " windows), more than the server's limit of ", limits.max_rows,
-        "; use a longer segments.stride_s or a shorter video.segment"));
+        "; use a longer ", request.windows_field,
+        ".stride_s or a shorter video.segment"));
   }
 
   std::vector<int64_t> indices;
@@ -275,4 +270,4 @@ absl::StatusOr<VideoClips> CutVideoClips(video::VideoDecoder& decoder,
   return result;
 }
 
-}  // namespace iv::encoder
+}  // namespace iv::serving

@@ -1,4 +1,4 @@
-// The model the encoder service serves, and its hot reload.
+// The InternVideo model a service serves, and its hot reload.
 //
 // A registry watches one model folder, either
 //   - a native checkpoint folder (model_config.textproto, model.safetensors,
@@ -18,8 +18,8 @@
 // The trainer's CHECKSUMS are not verified here: that would tie the serving
 // path to the training engine's library, and a corrupt file is already
 // caught by the readers (DATA_LOSS).
-#ifndef ENCODER_SERVICE_MODEL_REGISTRY_H_
-#define ENCODER_SERVICE_MODEL_REGISTRY_H_
+#ifndef COMMON_SERVING_MODEL_REGISTRY_H_
+#define COMMON_SERVING_MODEL_REGISTRY_H_
 
 #include <torch/torch.h>
 
@@ -37,7 +37,7 @@
 #include "common/model/internvideo/internvideo_checkpoint.h"
 #include "common/video/transforms.h"
 
-namespace iv::encoder {
+namespace iv::serving {
 
 // One loaded version of the model; immutable once published.
 struct ModelSnapshot {
@@ -58,6 +58,10 @@ struct ModelSnapshot {
   // projects into the joint space (its masked encoder then sees the same
   // pixels with its own statistics), else the multimodal encoder's.
   torch::Tensor EmbedVideos(const torch::Tensor& clips) const;
+  // The same clips normalized for the masked encoder (undefined when the
+  // model has none): the first argument of the model's two-encoder calls
+  // (RecognitionLogits, CaptionVideoTokens, VqaLogits, ...).
+  torch::Tensor MaskedVideo(const torch::Tensor& clips) const;
   const model::MultimodalConfig& config() const {
     return *loaded.model->config().multimodal;
   }
@@ -95,6 +99,12 @@ class ModelRegistry {
   // The version serving now; null before the first load.
   std::shared_ptr<const ModelSnapshot> Current() const;
 
+  // The version serving `model_id` (empty = whichever is served), as a
+  // request's model_id field asks for it: UNAVAILABLE before the first
+  // load, NOT_FOUND "model_id: ..." for another id.
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> Find(
+      const std::string& model_id) const;
+
  private:
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> Load(
       const std::string& dir, const std::string& version) const;
@@ -112,6 +122,6 @@ class ModelRegistry {
   std::thread poller_;
 };
 
-}  // namespace iv::encoder
+}  // namespace iv::serving
 
-#endif  // ENCODER_SERVICE_MODEL_REGISTRY_H_
+#endif  // COMMON_SERVING_MODEL_REGISTRY_H_

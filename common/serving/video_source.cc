@@ -1,11 +1,11 @@
-#include "encoder_service/video_source.h"
+#include "common/serving/video_source.h"
 
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "common/serving/status.h"
 
-namespace iv::encoder {
+namespace iv::serving {
 namespace {
 
 namespace fs = std::filesystem;
@@ -26,7 +26,7 @@ bool Contains(const fs::path& root, const fs::path& path) {
 
 absl::StatusOr<std::string> ResolveVideoPath(
     const std::string& path, const std::vector<std::string>& roots) {
-  if (path.empty()) return serving::InvalidField("video.path", "empty");
+  if (path.empty()) return InvalidField("video.path", "empty");
   bool inside = false;
   for (const std::string& root_name : roots) {
     const fs::path root = Resolved(fs::absolute(root_name));
@@ -38,8 +38,8 @@ absl::StatusOr<std::string> ResolveVideoPath(
     const fs::file_status status = fs::status(candidate, error);
     if (!fs::exists(status)) continue;
     if (!fs::is_regular_file(status)) {
-      return serving::InvalidField(
-          "video.path", absl::StrCat("\"", path, "\" is not a regular file"));
+      return InvalidField("video.path",
+                          absl::StrCat("\"", path, "\" is not a regular file"));
     }
     return candidate.string();
   }
@@ -65,18 +65,16 @@ absl::StatusOr<std::unique_ptr<video::VideoDecoder>> OpenVideoSource(
     }
     case internvideo::v1::VideoSource::kContent:
       if (source.content().empty()) {
-        return serving::InvalidField("video.content", "empty");
+        return InvalidField("video.content", "empty");
       }
       decoder = video::VideoDecoder::OpenBytes(source.content());
       break;
     case internvideo::v1::VideoSource::kChunked:
-      return serving::InvalidField(
-          "video.chunked",
-          "only valid in EmbedVideoStream; send path or "
-          "content here");
+      return InvalidField("video.chunked",
+                          "only valid in a streaming upload RPC; send path or "
+                          "content here");
     default:
-      return serving::InvalidField("video",
-                                   "required: set path, content or chunked");
+      return InvalidField("video", "required: set path, content or chunked");
   }
   if (!decoder.ok()) {
     return absl::Status(decoder.status().code(),
@@ -85,4 +83,4 @@ absl::StatusOr<std::unique_ptr<video::VideoDecoder>> OpenVideoSource(
   return decoder;
 }
 
-}  // namespace iv::encoder
+}  // namespace iv::serving

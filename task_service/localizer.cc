@@ -1,0 +1,237 @@
+#include "task_service/localizer.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/files/file_digest.h"
+#include "common/model/internvideo/localization_head.h"
+#include "common/serving/status.h"
+#include "common/serving/video_source.h"
+
+namespace iv::tasks {
+namespace {
+
+namespace fs = std::filesystem;
+using internvideo::v1::ClipSampling;
+using internvideo::v1::LocalizeRequest;
+using internvideo::v1::VideoSource;
+using serving::InvalidField;
+
+absl::Status CheckRequest(const LocalizeRequest& request) {
+  // Written so that NaN fails too.
+  if (!(request.score_threshold() >= 0 && request.score_threshold() <= 1)) {
+    return InvalidField(
+        "score_threshold",
+        absl::StrCat("must be in [0, 1], got ", request.score_threshold()));
+  }
+  if (request.max_segments() < 0) {
+    return InvalidField("max_segments", absl::StrCat("must be >= 0, got ",
+                                                     request.max_segments()));
+  }
+  if (!(request.soft_nms_sigma() >= 0)) {
+    return InvalidField(
+        "soft_nms_sigma",
+        absl::StrCat("must be >= 0, got ", request.soft_nms_sigma()));
+  }
+  if (request.video().has_segment()) {
+    return InvalidField("video.segment",
+                        "Localize reads the whole video (its window features "
+                        "are cached per video); cut the part to send instead");
+  }
+  return absl::OkStatus();
+}
+
+// Where a video's features come from: its resolved file (empty for inline
+// bytes) and what identifies its bytes, the file with its size and
+// modification time (a rewritten file gets new features) or the SHA-256 of
+// inline bytes.
+struct VideoIdentity {
+  std::string path;
+  std::string key;
+};
+
+absl::StatusOr<VideoIdentity> Identify(const VideoSource& video,
+                                       const std::vector<std::string>& roots) {
+  if (video.source_case() != VideoSource::kPath) {
+    return VideoIdentity{
+        "", absl::StrCat("sha256:", files::Sha256(video.content()))};
+  }
+  absl::StatusOr<std::string> path =
+      serving::ResolveVideoPath(video.path(), roots);
+  if (!path.ok()) return path.status();
+  std::error_code error;
+  const uintmax_t size = fs::file_size(*path, error);
+  const fs::file_time_type modified = fs::last_write_time(*path, error);
+  if (error) {
+    return absl::NotFoundError(
+        absl::StrCat("video.path: \"", video.path(), "\": ", error.message()));
+  }
+  return VideoIdentity{*path,
+                       absl::StrCat("file:", *path, ":", size, ":",
+                                    modified.time_since_epoch().count())};
+}
+
+// ComputeWindowFeatures reads a file, so inline bytes go through a private
+// temporary copy that is removed afterwards.
+class TemporaryCopy {
+ public:
+  static absl::StatusOr<TemporaryCopy> Write(const std::string& bytes) {
+    std::string name =
+        (fs::temp_directory_path() / "iv-localize-XXXXXX").string();
+    const int fd = mkstemp(name.data());
+    if (fd < 0) {
+      return absl::InternalError("cannot create a temporary file for video");
+    }
+    close(fd);
+    TemporaryCopy copy(name);
+    std::ofstream out(name, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out.flush()) {
+      return absl::ResourceExhaustedError(
+          "video: cannot write the uploaded bytes to a temporary file");
+    }
+    return copy;
+  }
+  TemporaryCopy(TemporaryCopy&& other) : path_(std::move(other.path_)) {
+    other.path_.clear();
+  }
+  TemporaryCopy(const TemporaryCopy&) = delete;
+  TemporaryCopy& operator=(const TemporaryCopy&) = delete;
+  ~TemporaryCopy() {
+    std::error_code error;
+    if (!path_.empty()) fs::remove(path_, error);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit TemporaryCopy(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+}  // namespace
+
+data::ClipLoaderOptions EvaluationClipOptions(
+    const model::InternVideoConfig& config) {
+  data::ClipLoaderOptions options;
+  const ClipSampling* sampling = nullptr;
+  if (config.masked_encoder) {
+    options.num_frames = config.masked_encoder->num_frames;
+    options.crop_size = config.masked_encoder->img_size;
+    options.normalization = model::MaskedNormalization(config);
+    sampling = &config.proto.masked_encoder().sampling();
+  } else {
+    options.num_frames = config.multimodal->vision.num_frames;
+    options.crop_size = config.multimodal->vision.input_resolution;
+    options.normalization = model::MultimodalNormalization(config);
+    sampling = &config.proto.multimodal_encoder().vision().sampling();
+  }
+  if (sampling->num_frames() > 0) options.num_frames = sampling->num_frames();
+  if (sampling->crop_size() > 0) options.crop_size = sampling->crop_size();
+  if (sampling->short_side() > 0) options.short_side = sampling->short_side();
+  options.train = false;
+  return options;
+}
+
+absl::StatusOr<std::shared_ptr<const model::WindowFeatures>>
+Localizer::Features(const VideoSource& video,
+                    const serving::ModelSnapshot& model) {
+  absl::StatusOr<VideoIdentity> identity =
+      Identify(video, options_.allowed_roots);
+  if (!identity.ok()) return identity.status();
+  const std::string key =
+      absl::StrCat(model.model_id, "\n", model.version, "\n", identity->key);
+  if (std::shared_ptr<const model::WindowFeatures> cached = cache_.Find(key)) {
+    return cached;
+  }
+  // Opening first gives the RPC's own errors ("video: ...", paths) and the
+  // duration to check against one window.
+  absl::StatusOr<std::unique_ptr<video::VideoDecoder>> decoder =
+      serving::OpenVideoSource(video, options_.allowed_roots);
+  if (!decoder.ok()) return decoder.status();
+  const double duration = (*decoder)->info().duration_s;
+  const double window = model.loaded.model->config().localization->window_s;
+  if (duration < window || (*decoder)->frame_times().empty()) {
+    return InvalidField(
+        "video", absl::StrFormat("%.2f s is shorter than the %.2f s window "
+                                 "the localization head reads",
+                                 duration, window));
+  }
+  std::string path = identity->path;
+  std::optional<TemporaryCopy> copy;
+  if (path.empty()) {
+    absl::StatusOr<TemporaryCopy> written =
+        TemporaryCopy::Write(video.content());
+    if (!written.ok()) return written.status();
+    copy.emplace(std::move(*written));
+    path = copy->path();
+  }
+  model::InternVideoModel network = model.loaded.model;
+  absl::StatusOr<model::WindowFeatures> features = model::ComputeWindowFeatures(
+      network, path, EvaluationClipOptions(network->config()),
+      options_.feature_batch);
+  if (!features.ok()) {
+    return absl::Status(features.status().code(),
+                        absl::StrCat("video: ", features.status().message()));
+  }
+  auto shared =
+      std::make_shared<const model::WindowFeatures>(std::move(*features));
+  cache_.Insert(key, shared);
+  return shared;
+}
+
+absl::StatusOr<internvideo::v1::LocalizeResponse> Localizer::Localize(
+    const LocalizeRequest& request) {
+  if (absl::Status s = CheckRequest(request); !s.ok()) return s;
+  absl::StatusOr<ModelPtr> found = registry_->Find(request.model_id());
+  if (!found.ok()) return found.status();
+  const serving::ModelSnapshot& model = **found;
+  const model::InternVideoConfig& config = model.loaded.model->config();
+  if (!config.localization) {
+    return Lacks(model, "localization head",
+                 "serve a model trained for temporal localization");
+  }
+  absl::StatusOr<std::shared_ptr<const model::WindowFeatures>> features =
+      Features(request.video(), model);
+  if (!features.ok()) return features.status();
+
+  c10::InferenceMode inference;
+  const model::LocalizationOutput out =
+      model.loaded.model.ptr()->localization_head()->forward(
+          (*features)->features.unsqueeze(0).to(model.device));
+  model::SegmentDecodingOptions decoding;
+  decoding.score_threshold = request.score_threshold();
+  if (request.max_segments() > 0)
+    decoding.max_segments = request.max_segments();
+  if (request.soft_nms_sigma() > 0) {
+    decoding.soft_nms_sigma = request.soft_nms_sigma();
+  }
+  const std::vector<model::Segment> segments = model::DecodeSegments(
+      out.class_logits[0].cpu(), out.offsets[0].cpu(), (*features)->centres_s,
+      config.localization->stride_s, (*features)->duration_s, decoding);
+
+  internvideo::v1::LocalizeResponse response;
+  const auto& names = config.proto.class_names();
+  for (const model::Segment& segment : segments) {
+    internvideo::v1::ActionSegment* found_segment = response.add_segments();
+    found_segment->mutable_segment()->set_start_s(segment.start_s);
+    found_segment->mutable_segment()->set_end_s(segment.end_s);
+    found_segment->set_label(segment.label < names.size()
+                                 ? names[segment.label]
+                                 : absl::StrCat(segment.label));
+    found_segment->set_class_id(segment.label);
+    found_segment->set_score(static_cast<float>(segment.score));
+  }
+  response.set_duration_s((*features)->duration_s);
+  *response.mutable_model() = ModelRefOf(model);
+  return response;
+}
+
+}  // namespace iv::tasks
