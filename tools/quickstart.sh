@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # The project's main job, from a fresh Debian 12 machine: installs what is
-# missing, builds everything, starts the encoder and index services on
-# loopback with the embedded model iv-tiny, renders a SynthWorld video library
-# (trimmed clips and untrimmed videos), indexes it with the batch indexer and
-# runs example searches. The services keep running afterwards so you can
+# missing, builds everything, starts the encoder, index, task and captioner
+# services on loopback with the embedded model iv-tiny, renders a SynthWorld
+# video library (trimmed clips and untrimmed videos), indexes it with the
+# batch indexer, runs example searches and asks each task service once. The services keep running afterwards so you can
 # query them; `tools/quickstart.sh stop` stops them. Interrupting the script
 # (Ctrl-C) stops whatever it started.
 #
 # Environment: IV_QUICKSTART_DIR (default /tmp/iv-quickstart), IV_MODEL (a
 # checkpoint folder; default models/iv-tiny), IV_ENCODER_PORT (50051),
-# IV_INDEX_PORT (50052), IV_QUICKSTART_KEEP=0 to stop the services at the end.
+# IV_INDEX_PORT (50052), IV_TASK_PORT (50053), IV_CAPTIONER_PORT (50055),
+# IV_QUICKSTART_KEEP=0 to stop the services at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=${IV_QUICKSTART_DIR:-/tmp/iv-quickstart}
 encoder=127.0.0.1:${IV_ENCODER_PORT:-50051}
 index=127.0.0.1:${IV_INDEX_PORT:-50052}
+tasks=127.0.0.1:${IV_TASK_PORT:-50053}
+captioner=127.0.0.1:${IV_CAPTIONER_PORT:-50055}
 iv=bazel-bin/tools/iv/iv
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -58,7 +61,7 @@ rm -rf "$out/library" "$out/index"
   --test 300 --untrimmed-test 6 --preview
 head -n 3 "$out/library/preview.txt"
 
-step "Starting the encoder service ($encoder, model $model) and the index service ($index)"
+step "Starting the encoder ($encoder, model $model), index ($index), task ($tasks) and captioner ($captioner) services"
 # setsid: the services outlive this script (they are stopped through
 # $out/pids), and a Ctrl-C in this terminal does not reach them twice.
 setsid bazel-bin/encoder_service/encoder_server --address "$encoder" \
@@ -69,7 +72,15 @@ setsid bazel-bin/index_service/index_server --address "$index" \
   --metrics-address "" --data-dir "$out/index" --encoder-address "$encoder" \
   >"$out/index.log" 2>&1 &
 echo $! >>"$out/pids"
-for service in "$encoder" "$index"; do
+setsid bazel-bin/task_service/task_server --address "$tasks" \
+  --metrics-address "" --model-dir "$model" --allowed-roots "$out" \
+  >"$out/tasks.log" 2>&1 &
+echo $! >>"$out/pids"
+setsid bazel-bin/captioner/captioner_server --address "$captioner" \
+  --metrics-address "" --model-dir "$model" --allowed-roots "$out" \
+  >"$out/captioner.log" 2>&1 &
+echo $! >>"$out/pids"
+for service in "$encoder" "$index" "$tasks" "$captioner"; do
   for _ in $(seq 120); do
     "$iv" health "$service" >/dev/null 2>&1 && break
     sleep 0.5
@@ -79,7 +90,7 @@ for service in "$encoder" "$index"; do
     exit 1
   fi
 done
-echo "both services are SERVING"
+echo "all four services are SERVING"
 
 step "Indexing the library (iv ingest): the clips whole, the untrimmed videos also as 2 s moments"
 "$iv" ingest "$out/library/clips" --encoder "$encoder" --index "$index" \
@@ -108,6 +119,23 @@ clip=${clips[0]}
 printf '$ iv search --video %s -k 3\n' "$clip"
 "$iv" search --video "$clip" --index "$index" --collection synthworld -k 3
 
+step "Asking the task services about that clip and one untrimmed video"
+untrimmed=("$out"/library/untrimmed/*.mp4)
+printf '$ iv recognize %s --top-k 3\n' "$clip"
+"$iv" recognize "$clip" --server "$tasks" --top-k 3
+printf '\n$ iv recognize %s --zero-shot "moves left,moves right,moves up,moves down,grows,shrinks"\n' "$clip"
+"$iv" recognize "$clip" --server "$tasks" \
+  --zero-shot "moves left,moves right,moves up,moves down,grows,shrinks"
+printf '\n$ iv ask %s "what color is the shape that moves"\n' "$clip"
+"$iv" ask "$clip" "what color is the shape that moves" --server "$tasks" \
+  --top-k 3
+printf '\n$ iv caption %s --beam 3\n' "$clip"
+"$iv" caption "$clip" --server "$captioner" --beam 3
+printf '\n$ iv localize %s --threshold 0.3\n' "${untrimmed[0]}"
+"$iv" localize "${untrimmed[0]}" --server "$tasks" --threshold 0.3
+echo "(true actions of that video: $(grep -F "$(basename "${untrimmed[0]}")" \
+  "$out/library/test_untrimmed.jsonl" | head -c 300))"
+
 trap - INT TERM EXIT
 if [ "${IV_QUICKSTART_KEEP:-1}" = 0 ]; then
   stop_services
@@ -119,10 +147,15 @@ cat <<MSG
 Done. The stack is still running:
   encoder service  $encoder   (log $out/encoder.log)
   index service    $index   (log $out/index.log, data $out/index)
+  task services    $tasks   (log $out/tasks.log)
+  captioner        $captioner   (log $out/captioner.log)
 Query it:
   $iv search "a yellow square shrinks" --index $index --collection synthworld
   $iv search --video $clip --index $index --collection synthworld
   $iv ingest MORE_VIDEOS_DIR --encoder $encoder --index $index --collection synthworld
+  $iv recognize $clip --server $tasks
+  $iv ask $clip "how many objects are there" --server $tasks
+  $iv caption $clip --server $captioner --sample --temperature 0.7
   $iv health $index
 Each video's labels are in $out/library/test.jsonl; $out/library/preview.png shows the world.
 Stop the services with: tools/quickstart.sh stop
