@@ -20,7 +20,6 @@ namespace iv::tasks {
 namespace {
 
 namespace fs = std::filesystem;
-using internvideo::v1::ClipSampling;
 using internvideo::v1::LocalizeRequest;
 using internvideo::v1::VideoSource;
 using serving::InvalidField;
@@ -118,28 +117,6 @@ class TemporaryCopy {
 
 }  // namespace
 
-data::ClipLoaderOptions EvaluationClipOptions(
-    const model::InternVideoConfig& config) {
-  data::ClipLoaderOptions options;
-  const ClipSampling* sampling = nullptr;
-  if (config.masked_encoder) {
-    options.num_frames = config.masked_encoder->num_frames;
-    options.crop_size = config.masked_encoder->img_size;
-    options.normalization = model::MaskedNormalization(config);
-    sampling = &config.proto.masked_encoder().sampling();
-  } else {
-    options.num_frames = config.multimodal->vision.num_frames;
-    options.crop_size = config.multimodal->vision.input_resolution;
-    options.normalization = model::MultimodalNormalization(config);
-    sampling = &config.proto.multimodal_encoder().vision().sampling();
-  }
-  if (sampling->num_frames() > 0) options.num_frames = sampling->num_frames();
-  if (sampling->crop_size() > 0) options.crop_size = sampling->crop_size();
-  if (sampling->short_side() > 0) options.short_side = sampling->short_side();
-  options.train = false;
-  return options;
-}
-
 absl::StatusOr<std::shared_ptr<const model::WindowFeatures>>
 Localizer::Features(const VideoSource& video,
                     const serving::ModelSnapshot& model) {
@@ -175,7 +152,7 @@ Localizer::Features(const VideoSource& video,
   }
   model::InternVideoModel network = model.loaded.model;
   absl::StatusOr<model::WindowFeatures> features = model::ComputeWindowFeatures(
-      network, path, EvaluationClipOptions(network->config()),
+      network, path, model::ModelClipOptions(network->config()),
       options_.feature_batch);
   if (!features.ok()) {
     return absl::Status(features.status().code(),

@@ -21,13 +21,6 @@
 
 namespace iv::tasks {
 
-// How the trainer's evaluation cuts clips for `config` (trainer/
-// training_data.h LoaderOptions in evaluation mode with no data overrides):
-// the masked encoder's frames, size and normalization when there is one,
-// else the multimodal encoder's, each overridden by the encoder's sampling.
-data::ClipLoaderOptions EvaluationClipOptions(
-    const model::InternVideoConfig& config);
-
 class Localizer {
  public:
   // `registry` is not owned and must outlive the localizer.

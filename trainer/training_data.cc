@@ -5,11 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/data/synthworld_samples.h"
+#include "common/model/internvideo/window_features.h"
 
 namespace iv::trainer {
 namespace {
-
-using internvideo::v1::ClipSampling;
 
 template <typename Sample>
 absl::StatusOr<std::vector<Sample>> ReadManifests(
@@ -65,30 +64,8 @@ std::vector<data::ClipSample> DatasetSamples(const Dataset& dataset) {
 data::ClipLoaderOptions LoaderOptions(const model::InternVideoConfig& model,
                                       const internvideo::v1::DataConfig& data,
                                       bool train) {
-  data::ClipLoaderOptions options;
-  const ClipSampling* encoder_sampling = nullptr;
-  if (model.masked_encoder) {
-    options.num_frames = model.masked_encoder->num_frames;
-    options.crop_size = model.masked_encoder->img_size;
-    options.normalization = model::MaskedNormalization(model);
-    encoder_sampling = &model.proto.masked_encoder().sampling();
-  } else {
-    options.num_frames = model.multimodal->vision.num_frames;
-    options.crop_size = model.multimodal->vision.input_resolution;
-    options.normalization = model::MultimodalNormalization(model);
-    encoder_sampling = &model.proto.multimodal_encoder().vision().sampling();
-  }
-  for (const ClipSampling* sampling : {encoder_sampling, &data.sampling()}) {
-    if (sampling->num_frames() > 0) options.num_frames = sampling->num_frames();
-    if (sampling->crop_size() > 0) options.crop_size = sampling->crop_size();
-    if (sampling->short_side() > 0) options.short_side = sampling->short_side();
-    if (sampling->mode() == ClipSampling::MODE_DENSE) {
-      options.sampler = data::FrameSampler::kDense;
-    }
-    if (sampling->frame_interval() > 0) {
-      options.frame_interval = sampling->frame_interval();
-    }
-  }
+  data::ClipLoaderOptions options =
+      model::ModelClipOptions(model, data.sampling());
   options.train = train;
   options.flip = train && data.horizontal_flip();
   options.workers = data.num_workers() > 0 ? data.num_workers() : 2;

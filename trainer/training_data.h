@@ -35,10 +35,8 @@ absl::StatusOr<Dataset> ReadDataset(const internvideo::v1::DataConfig& data,
 // (label -1, never flipped) per video.
 std::vector<data::ClipSample> DatasetSamples(const Dataset& dataset);
 
-// How clips are cut for `model`: the frame count, size and normalization of
-// its masked encoder when it has one (the multimodal encoder then gets the
-// same clip renormalized), else of its multimodal encoder; `data.sampling`
-// overrides what it sets.
+// How clips are cut for `model` (common's ModelClipOptions with
+// `data.sampling` on top), plus the recipe's augmentation and workers.
 data::ClipLoaderOptions LoaderOptions(const model::InternVideoConfig& model,
                                       const internvideo::v1::DataConfig& data,
                                       bool train);

@@ -10,6 +10,38 @@
 
 namespace iv::model {
 
+data::ClipLoaderOptions ModelClipOptions(
+    const InternVideoConfig& config,
+    const internvideo::v1::ClipSampling& overrides) {
+  using internvideo::v1::ClipSampling;
+  data::ClipLoaderOptions options;
+  const ClipSampling* encoder_sampling = nullptr;
+  if (config.masked_encoder) {
+    options.num_frames = config.masked_encoder->num_frames;
+    options.crop_size = config.masked_encoder->img_size;
+    options.normalization = MaskedNormalization(config);
+    encoder_sampling = &config.proto.masked_encoder().sampling();
+  } else {
+    options.num_frames = config.multimodal->vision.num_frames;
+    options.crop_size = config.multimodal->vision.input_resolution;
+    options.normalization = MultimodalNormalization(config);
+    encoder_sampling = &config.proto.multimodal_encoder().vision().sampling();
+  }
+  for (const ClipSampling* sampling : {encoder_sampling, &overrides}) {
+    if (sampling->num_frames() > 0) options.num_frames = sampling->num_frames();
+    if (sampling->crop_size() > 0) options.crop_size = sampling->crop_size();
+    if (sampling->short_side() > 0) options.short_side = sampling->short_side();
+    if (sampling->mode() == ClipSampling::MODE_DENSE) {
+      options.sampler = data::FrameSampler::kDense;
+    }
+    if (sampling->frame_interval() > 0) {
+      options.frame_interval = sampling->frame_interval();
+    }
+  }
+  options.train = false;
+  return options;
+}
+
 absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
     InternVideoModel& model, const std::string& path,
     const data::ClipLoaderOptions& options, int batch_size) {

@@ -19,6 +19,17 @@
 
 namespace iv::model {
 
+// How clips are cut for `config`: the frame count, size, sampler and
+// normalization of its masked encoder when it has one (the multimodal
+// encoder then gets the same clip renormalized), else of its multimodal
+// encoder, each overridden by that encoder's `sampling` and then by
+// `overrides` (a recipe's data sampling). Evaluation mode (no
+// augmentation); the trainer, the task services and `iv eval` cut clips
+// with it, so all of them see the same pixels.
+data::ClipLoaderOptions ModelClipOptions(
+    const InternVideoConfig& config,
+    const internvideo::v1::ClipSampling& overrides = {});
+
 struct WindowFeatures {
   std::vector<double> centres_s;  // each window's midpoint
   double duration_s = 0;
@@ -26,7 +37,7 @@ struct WindowFeatures {
 };
 
 // Runs without autograd. `options` gives frames per window, crop and
-// normalization (for a trainer: LoaderOptions of the model, evaluation mode).
+// normalization (ModelClipOptions of the model).
 // Errors name the video (unreadable, or shorter than one window).
 absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
     InternVideoModel& model, const std::string& path,
