@@ -14,7 +14,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -24,7 +23,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "captioner/captioner.h"
-#include "common/data/synthworld.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
 #include "common/model/internvideo/internvideo_model.h"
 #include "common/model/internvideo/testing/tiny_checkpoint.h"
@@ -32,6 +30,7 @@
 #include "common/serving/model_registry.h"
 #include "common/serving/server.h"
 #include "common/testing/server_process.h"
+#include "common/testing/service_videos.h"
 #include "common/testing/temp_dir.h"
 #include "common/video/decoder.h"
 #include "common/video/transforms.h"
@@ -53,35 +52,16 @@ constexpr char kModelId[] = "iv-test-caption";
 // Rendered once: <root>/videos/clips/train_0000N.mp4 (2 s, 32 frames, 64
 // px), a corrupt .mp4 beside them, a video outside the roots, the tiny task
 // model (with a caption decoder) and the tiny model without one.
-struct World {
-  std::string root, videos, outside, task_model, plain_model;
+struct World : iv::test::ServiceTestVideos {
+  std::string task_model, plain_model;
 };
 
 const World& TestWorld() {
   static const World* world = [] {
-    auto* w = new World;
-    w->root = iv::test::FreshTempDir("captioner_world");
-    w->videos = w->root + "/videos";
-    w->outside = w->root + "/outside";
+    auto* w = new World{iv::test::RenderServiceTestVideos(
+        "captioner_world", /*seed=*/11, /*clips=*/4)};
     w->task_model = w->root + "/models/task";
     w->plain_model = w->root + "/models/plain";
-    data::synthworld::SynthOptions options;
-    options.out_dir = w->videos;
-    options.seed = 11;
-    options.size = 64;
-    options.train_clips = 4;
-    options.val_clips = 0;
-    options.test_clips = 0;
-    options.test_untrimmed = 0;
-    options.threads = 2;
-    EXPECT_TRUE(data::synthworld::RenderWorld(options, {}).ok());
-    fs::create_directories(w->outside);
-    fs::copy_file(w->videos + "/clips/train_00000.mp4",
-                  w->outside + "/secret.mp4");
-    std::mt19937 rng(1);
-    std::string noise(20000, '\0');
-    for (char& c : noise) c = static_cast<char>(rng());
-    std::ofstream(w->videos + "/corrupt.mp4", std::ios::binary) << noise;
     EXPECT_TRUE(model::testing::WriteTinyCheckpoint(
                     w->task_model, 3, model::testing::TinyTaskModelConfig())
                     .ok());

@@ -11,19 +11,18 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/data/synthworld.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
 #include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/serving/connection.h"
 #include "common/serving/model_registry.h"
 #include "common/serving/server.h"
 #include "common/testing/server_process.h"
+#include "common/testing/service_videos.h"
 #include "common/testing/temp_dir.h"
 #include "common/video/decoder.h"
 #include "common/video/sampler.h"
@@ -48,34 +47,16 @@ constexpr char kVersion2[] = "step-00000002";
 // Rendered once: <root>/videos/clips/train_0000N.mp4 (2 s, 32 frames, 64
 // px), a corrupt .mp4 beside them, a video outside the roots, and version
 // 1 of the model under <root>/models/iv-test-tiny/.
-struct World {
-  std::string root, videos, outside, models;
+struct World : iv::test::ServiceTestVideos {
+  std::string models;
 };
 
 const World& TestWorld() {
   static const World* world = [] {
-    auto* w = new World;
-    w->root = iv::test::FreshTempDir("encoder_world");
-    w->videos = w->root + "/videos";
-    w->outside = w->root + "/outside";
+    auto* w = new World{iv::test::RenderServiceTestVideos("encoder_world",
+                                                          /*seed=*/7,
+                                                          /*clips=*/6)};
     w->models = absl::StrCat(w->root, "/models/", kModel);
-    data::synthworld::SynthOptions options;
-    options.out_dir = w->videos;
-    options.seed = 7;
-    options.size = 64;
-    options.train_clips = 6;
-    options.val_clips = 0;
-    options.test_clips = 0;
-    options.test_untrimmed = 0;
-    options.threads = 2;
-    EXPECT_TRUE(data::synthworld::RenderWorld(options, {}).ok());
-    fs::create_directories(w->outside);
-    fs::copy_file(w->videos + "/clips/train_00000.mp4",
-                  w->outside + "/secret.mp4");
-    std::mt19937 rng(1);
-    std::string noise(20000, '\0');
-    for (char& c : noise) c = static_cast<char>(rng());
-    std::ofstream(w->videos + "/corrupt.mp4", std::ios::binary) << noise;
     fs::create_symlink(w->outside + "/secret.mp4", w->videos + "/escape.mp4");
     EXPECT_TRUE(model::testing::WriteTinyCheckpoint(
                     absl::StrCat(w->models, "/", kVersion1), 1)

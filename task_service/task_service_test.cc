@@ -9,23 +9,20 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <fstream>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/data/synthworld.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
 #include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/model/internvideo/window_features.h"
 #include "common/serving/connection.h"
 #include "common/serving/model_registry.h"
 #include "common/serving/server.h"
-#include "common/testing/temp_dir.h"
+#include "common/testing/service_videos.h"
 #include "common/video/decoder.h"
 #include "common/video/transforms.h"
 #include "common/video/writer.h"
@@ -33,7 +30,6 @@
 namespace iv::tasks {
 namespace {
 
-namespace fs = std::filesystem;
 using internvideo::v1::AnswerQuestionRequest;
 using internvideo::v1::AnswerQuestionResponse;
 using internvideo::v1::ClipSampling;
@@ -53,34 +49,16 @@ constexpr char kUntrimmed[] = "untrimmed/test_000.mp4";
 // untrimmed test video, a 0.625 s video, a file of noise), outside/ (a
 // video outside the roots), and two models: the tiny task model (every
 // head) and the plain tiny multimodal model (no masked encoder, no heads).
-struct World {
-  std::string root, videos, task_model, plain_model;
+struct World : iv::test::ServiceTestVideos {
+  std::string task_model, plain_model;
 };
 
 const World& TestWorld() {
   static const World* world = [] {
-    auto* w = new World;
-    w->root = iv::test::FreshTempDir("task_world");
-    w->videos = w->root + "/videos";
+    auto* w = new World{iv::test::RenderServiceTestVideos(
+        "task_world", /*seed=*/11, /*clips=*/2, /*untrimmed=*/1)};
     w->task_model = absl::StrCat(w->root, "/models/", kTaskModel);
     w->plain_model = w->root + "/models/plain";
-    data::synthworld::SynthOptions options;
-    options.out_dir = w->videos;
-    options.seed = 11;
-    options.size = 64;
-    options.train_clips = 2;
-    options.val_clips = 0;
-    options.test_clips = 0;
-    options.test_untrimmed = 1;
-    options.threads = 2;
-    EXPECT_TRUE(data::synthworld::RenderWorld(options, {}).ok());
-    fs::create_directories(w->root + "/outside");
-    fs::copy_file(w->videos + "/clips/train_00000.mp4",
-                  w->root + "/outside/secret.mp4");
-    std::mt19937 rng(1);
-    std::string noise(20000, '\0');
-    for (char& c : noise) c = static_cast<char>(rng());
-    std::ofstream(w->videos + "/corrupt.mp4", std::ios::binary) << noise;
     // 10 frames at 16 fps: shorter than the 1 s window.
     auto writer = video::VideoWriter::Open(w->videos + "/short.mp4", 64, 64);
     EXPECT_TRUE(writer.ok());
