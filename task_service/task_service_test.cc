@@ -222,7 +222,9 @@ void ExpectScores(
     const int index = labels[i].index();
     EXPECT_NEAR(labels[i].score(), expected[index].item<float>(), 1e-5);
     EXPECT_EQ(labels[i].label(), names[index]);
-    if (i > 0) EXPECT_GE(labels[i - 1].score(), labels[i].score());
+    if (i > 0) {
+      EXPECT_GE(labels[i - 1].score(), labels[i].score());
+    }
   }
 }
 
