@@ -86,20 +86,26 @@ absl::StatusOr<Figure> Measure(const std::string& model_dir,
 
 }  // namespace
 
-absl::Status RunEmbedBenchmark(const EmbedBenchmarkOptions& options) {
-  // A fresh work folder, left in place for inspection afterwards.
-  const std::string& dir = options.work_dir;
+absl::StatusOr<int> PrepareModelBenchmark(const std::string& work_dir,
+                                          int threads) {
   std::error_code error;
-  std::filesystem::remove_all(dir, error);
-  if (!std::filesystem::create_directories(dir, error)) {
-    return absl::InternalError(
-        absl::StrCat("--work-dir: cannot create ", dir, ": ", error.message()));
+  std::filesystem::remove_all(work_dir, error);
+  if (!std::filesystem::create_directories(work_dir, error)) {
+    return absl::InternalError(absl::StrCat("--work-dir: cannot create ",
+                                            work_dir, ": ", error.message()));
   }
-  const int threads =
-      options.threads > 0
-          ? options.threads
-          : static_cast<int>(std::thread::hardware_concurrency());
+  if (threads <= 0) {
+    threads = static_cast<int>(std::thread::hardware_concurrency());
+  }
   torch::set_num_threads(threads);
+  return threads;
+}
+
+absl::Status RunEmbedBenchmark(const EmbedBenchmarkOptions& options) {
+  const std::string& dir = options.work_dir;
+  absl::StatusOr<int> prepared = PrepareModelBenchmark(dir, options.threads);
+  if (!prepared.ok()) return prepared.status();
+  const int threads = *prepared;
 
   std::printf(
       "rendering %d SynthWorld clips (64 px, 2 s) and a random %s "

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace iv::bench {
 
@@ -28,6 +29,12 @@ struct EmbedBenchmarkOptions {
 // serves it on loopback twice (batched, then --max-batch 1) and prints both
 // throughputs and their ratio.
 absl::Status RunEmbedBenchmark(const EmbedBenchmarkOptions& options);
+
+// What the model benchmarks do first: empties `work_dir` (left in place
+// afterwards, for inspection) and sets LibTorch's intra-op threads to
+// `threads` (0 = one per core). Returns the threads set.
+absl::StatusOr<int> PrepareModelBenchmark(const std::string& work_dir,
+                                          int threads);
 
 }  // namespace iv::bench
 

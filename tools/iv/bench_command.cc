@@ -20,6 +20,7 @@
 #include "tools/bench/embed_benchmark.h"
 #include "tools/bench/encoder_benchmark.h"
 #include "tools/bench/search_benchmark.h"
+#include "tools/bench/tasks_benchmark.h"
 
 namespace iv::cli {
 namespace {
@@ -313,6 +314,47 @@ void AddSearchBenchmarkCommand(CLI::App& bench) {
   });
 }
 
+void AddTasksBenchmarkCommand(CLI::App& bench) {
+  auto options = std::make_shared<bench::TasksBenchmarkOptions>();
+  CLI::App* tasks = bench.add_subcommand(
+      "tasks",
+      "p50/p99 latency of each task request (Recognize, AnswerQuestion, "
+      "CaptionVideo, Localize) through gRPC on loopback vs the same call "
+      "in-process, a few concurrent clients");
+  tasks
+      ->add_option("--requests", options->requests,
+                   "timed calls per request type and side")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  tasks
+      ->add_option("--clients", options->clients,
+                   "concurrent clients (and in-process threads)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  tasks
+      ->add_option("--threads", options->threads,
+                   "intra-op threads of the model (0: one per core)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
+  tasks
+      ->add_option("--model", options->model,
+                   "the model folder served (default: the committed iv-tiny, "
+                   "relative to the repository root)")
+      ->capture_default_str();
+  tasks
+      ->add_option("--work-dir", options->work_dir,
+                   "emptied, then holds the rendered videos")
+      ->capture_default_str();
+  tasks->callback([options] {
+    absl::Status status = bench::RunTasksBenchmark(*options);
+    if (!status.ok()) {
+      std::fprintf(stderr, "iv bench tasks: %s\n",
+                   std::string(status.message()).c_str());
+      throw CLI::RuntimeError(1);
+    }
+  });
+}
+
 }  // namespace
 
 void AddBenchCommand(CLI::App& iv) {
@@ -358,6 +400,7 @@ void AddBenchCommand(CLI::App& iv) {
   AddTrainBenchmarkCommand(*bench);
   AddEmbedBenchmarkCommand(*bench);
   AddSearchBenchmarkCommand(*bench);
+  AddTasksBenchmarkCommand(*bench);
 }
 
 }  // namespace iv::cli
