@@ -160,8 +160,7 @@ absl::StatusOr<Captioner::Captions> Captioner::CaptionVideos(
       ResolveDecoding(decoding, model, options_.max_beam_width);
   if (!generation.ok()) return generation.status();
   Captions captions;
-  captions.model.set_model_id(model.model_id);
-  captions.model.set_version(model.version);
+  captions.model = model.Ref();
   std::vector<absl::StatusOr<Caption>>& results = captions.results;
   results.resize(videos.size());
   std::vector<std::future<absl::StatusOr<torch::Tensor>>> pending;

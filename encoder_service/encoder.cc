@@ -25,8 +25,7 @@ void SetEmbedding(const torch::Tensor& vector, const ModelSnapshot& model,
       (vector / vector.norm().clamp_min(1e-12)).contiguous();
   const float* values = unit.data_ptr<float>();
   embedding->mutable_values()->Add(values, values + unit.numel());
-  embedding->mutable_model()->set_model_id(model.model_id);
-  embedding->mutable_model()->set_version(model.version);
+  *embedding->mutable_model() = model.Ref();
 }
 
 // What a request's rows turn into: the mean of the whole video's views and
@@ -236,8 +235,7 @@ absl::StatusOr<internvideo::v1::GetModelInfoResponse> Encoder::GetModelInfo(
   if (!found.ok()) return found.status();
   const ModelSnapshot& model = **found;
   internvideo::v1::GetModelInfoResponse response;
-  response.mutable_model()->set_model_id(model.model_id);
-  response.mutable_model()->set_version(model.version);
+  *response.mutable_model() = model.Ref();
   response.set_is_default(true);
   response.set_embedding_dim(static_cast<int32_t>(model.config().embed_dim));
   *response.mutable_config() = model.loaded.model->config().proto;

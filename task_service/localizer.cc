@@ -207,7 +207,7 @@ absl::StatusOr<internvideo::v1::LocalizeResponse> Localizer::Localize(
     found_segment->set_score(static_cast<float>(segment.score));
   }
   response.set_duration_s((*features)->duration_s);
-  *response.mutable_model() = ModelRefOf(model);
+  *response.mutable_model() = model.Ref();
   return response;
 }
 

@@ -109,7 +109,7 @@ QuestionAnswerer::AnswerQuestion(const AnswerQuestionRequest& request) const {
   AddTopK(probabilities, labels, *top_k, response.mutable_alternatives());
   response.set_answer(response.alternatives(0).label());
   response.set_score(response.alternatives(0).score());
-  *response.mutable_model() = ModelRefOf(model);
+  *response.mutable_model() = model.Ref();
   return response;
 }
 

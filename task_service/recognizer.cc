@@ -127,7 +127,7 @@ absl::StatusOr<internvideo::v1::RecognizeResponse> Recognizer::Recognize(
   internvideo::v1::RecognizeResponse response;
   AddTopK(probabilities, labels, *top_k, response.mutable_labels());
   response.set_num_views(static_cast<int32_t>(clips->views));
-  *response.mutable_model() = ModelRefOf(model);
+  *response.mutable_model() = model.Ref();
   return response;
 }
 

@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/serving/status.h"
 #include "common/serving/video_source.h"
-#include "common/video/transforms.h"
 
 namespace iv::tasks {
 
@@ -48,10 +47,7 @@ absl::StatusOr<ModelClips> CutModelClips(
   ModelClips clips;
   clips.views = cut->video_rows;
   clips.multimodal = cut->rows.slice(0, 0, cut->video_rows).to(model.device);
-  if (config.masked_encoder) {
-    clips.masked = video::Renormalize(clips.multimodal, model.normalization,
-                                      model::MaskedNormalization(config));
-  }
+  clips.masked = model.MaskedVideo(clips.multimodal);
   return clips;
 }
 
@@ -116,13 +112,6 @@ void AddTopK(
     score->set_index(static_cast<int32_t>(index));
     score->set_score(best[i].item<float>());
   }
-}
-
-internvideo::v1::ModelRef ModelRefOf(const ModelSnapshot& model) {
-  internvideo::v1::ModelRef ref;
-  ref.set_model_id(model.model_id);
-  ref.set_version(model.version);
-  return ref;
 }
 
 }  // namespace iv::tasks

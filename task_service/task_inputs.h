@@ -90,9 +90,6 @@ void AddTopK(
     int top_k,
     google::protobuf::RepeatedPtrField<internvideo::v1::LabelScore>* scores);
 
-// The ModelRef of `model`.
-internvideo::v1::ModelRef ModelRefOf(const serving::ModelSnapshot& model);
-
 }  // namespace iv::tasks
 
 #endif  // TASK_SERVICE_TASK_INPUTS_H_

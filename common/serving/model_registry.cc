@@ -182,6 +182,13 @@ torch::Tensor ModelSnapshot::EmbedVideos(const torch::Tensor& clips) const {
   return model.VideoEmbeds(MaskedVideo(clips), clips);
 }
 
+internvideo::v1::ModelRef ModelSnapshot::Ref() const {
+  internvideo::v1::ModelRef ref;
+  ref.set_model_id(model_id);
+  ref.set_version(version);
+  return ref;
+}
+
 torch::Tensor ModelSnapshot::MaskedVideo(const torch::Tensor& clips) const {
   const model::InternVideoConfig& config = loaded.model->config();
   if (!config.masked_encoder) return torch::Tensor();

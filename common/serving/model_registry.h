@@ -36,6 +36,7 @@
 #include "absl/time/time.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
 #include "common/video/transforms.h"
+#include "protos/common.pb.h"
 
 namespace iv::serving {
 
@@ -62,6 +63,8 @@ struct ModelSnapshot {
   // model has none): the first argument of the model's two-encoder calls
   // (RecognitionLogits, CaptionVideoTokens, VqaLogits, ...).
   torch::Tensor MaskedVideo(const torch::Tensor& clips) const;
+  // How responses name the model that answered.
+  internvideo::v1::ModelRef Ref() const;
   const model::MultimodalConfig& config() const {
     return *loaded.model->config().multimodal;
   }
