@@ -79,8 +79,14 @@ recipe 1_recognition masked_encoder
 train 1_recognition
 recipe 2_multimodal multimodal_encoder
 train 2_multimodal
-for stage in 3_cma 4_captioning 5_localization 6_vqa; do
+recipe 3_cma masked_encoder multimodal_encoder coordination
+train 3_cma
+# From stage 4 on, the caption decoder reads CMA's coordinated tokens (a new
+# decoder, trained in stage 4); stage 2's read the multimodal encoder's own.
+for stage in 4_captioning 5_localization 6_vqa; do
   recipe $stage masked_encoder multimodal_encoder coordination
+  sed -i 's/caption_decoder {/caption_decoder { video_features: FEATURE_SOURCE_CMA/' \
+    $stage.textproto
   train $stage
 done
 

@@ -160,8 +160,7 @@ Metrics LocalizationMetrics(
   }
   Metrics metrics;
   metrics["n"] = static_cast<double>(ground_truth.size());
-  double mean = 0;
-  for (const double threshold : {0.3, 0.5, 0.7}) {
+  for (const double threshold : {0.3, 0.4, 0.5, 0.6, 0.7}) {
     double sum_ap = 0;
     for (const int label : classes) {
       std::vector<Scored> ranked;
@@ -218,9 +217,13 @@ Metrics LocalizationMetrics(
     }
     const double map = classes.empty() ? 0.0 : sum_ap / classes.size();
     metrics[absl::StrFormat("map_%.1f", threshold)] = map;
-    mean += map / 3;
   }
-  metrics["map_mean"] = mean;
+  metrics["map_mean"] =
+      (metrics["map_0.3"] + metrics["map_0.5"] + metrics["map_0.7"]) / 3;
+  metrics["map_0.3:0.7"] =
+      (metrics["map_0.3"] + metrics["map_0.4"] + metrics["map_0.5"] +
+       metrics["map_0.6"] + metrics["map_0.7"]) /
+      5;
   return metrics;
 }
 

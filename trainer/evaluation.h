@@ -42,8 +42,10 @@ Metrics RetrievalMetrics(const torch::Tensor& video_embeds,
 // The (color, shape, action) triple retrieval and captioning match on.
 std::string ClipKey(const data::TrimmedClip& clip);
 
-// ActivityNet's detection mAP ("map_0.3", "map_0.5", "map_0.7" and their
-// mean "map_mean"; "n" videos) of `predictions` against `ground_truth`
+// ActivityNet's detection mAP at tIoU 0.3, 0.4, ..., 0.7 ("map_0.3" ...
+// "map_0.7"), "map_mean" of 0.3, 0.5 and 0.7 (SynthWorld-Bench's), and
+// "map_0.3:0.7" of all five (THUMOS14's average mAP); "n" videos) of
+// `predictions` against `ground_truth`
 // (one list of segments per video, same order; ground-truth scores unused).
 // Per class with ground truth: predictions of all videos by descending
 // score, each matched to the unmatched ground truth of its video with the

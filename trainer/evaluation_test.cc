@@ -52,7 +52,8 @@ TEST(EvaluationTest, MatchesThePythonReference) {
   const Metrics map =
       LocalizationMetrics(Segments(cases["localization"]["predictions"]),
                           Segments(cases["localization"]["ground_truth"]));
-  for (const char* key : {"map_0.3", "map_0.5", "map_0.7", "map_mean"}) {
+  for (const char* key : {"map_0.3", "map_0.4", "map_0.5", "map_0.6", "map_0.7",
+                          "map_mean", "map_0.3:0.7"}) {
     EXPECT_NEAR(map.at(key), expected[key].get<double>(), 1e-12) << key;
   }
   EXPECT_EQ(map.at("n"), 3);

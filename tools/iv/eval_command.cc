@@ -71,9 +71,9 @@ void AddEvalCommand(CLI::App& iv) {
       "last line is one JSON object, e.g.\n"
       "{\"task\":\"recognition\",\"top1\":0.97,\"twin_top1\":0.96,\"n\":300}\n"
       "Keys: recognition top1, twin_top1; retrieval t2v_r1/5/10, "
-      "v2t_r1/5/10; localization (a manifest of untrimmed videos) map_0.3, "
-      "map_0.5, map_0.7, map_mean; vqa accuracy; caption triple_accuracy, "
-      "bleu4.");
+      "v2t_r1/5/10; localization (a manifest of untrimmed videos) map_0.3 "
+      "... map_0.7 (every 0.1), map_mean (of 0.3, 0.5, 0.7), map_0.3:0.7 "
+      "(of all five); vqa accuracy; caption triple_accuracy, bleu4.");
   eval->add_option("--checkpoint", args->checkpoint,
                    "Trained model folder (iv train's checkpoint)")
       ->required();

@@ -4,8 +4,6 @@
 // model folder. Both ways must give the same answers, the flags must reach
 // the request (views, labels, segment counts), and bad input must end in
 // one line naming the field and a nonzero exit, the services staying up.
-#include <signal.h>
-
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -19,10 +17,10 @@
 #include "common/data/synthworld.h"
 #include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/process/command.h"
-#include "common/testing/server_process.h"
 #include "common/testing/temp_dir.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tools/iv/task_servers_testing.h"
 
 namespace iv::cli {
 namespace {
@@ -51,23 +49,14 @@ class TasksCliTest : public ::testing::Test {
                     *root_ + "/model", 1, model::testing::TinyTaskModelConfig())
                     .ok());
     // No --allowed-roots: the small test videos must travel inline.
-    const std::string flags = absl::StrCat(
-        " --address 127.0.0.1:0 --metrics-address '' --threads 1 "
-        "--model-dir ",
-        *root_, "/model");
-    absl::StatusOr<test::ServerProcess> tasks = test::StartServerProcess(
-        "task_service/task_server" + flags, *root_ + "/task_server.log");
-    ASSERT_TRUE(tasks.ok()) << tasks.status();
-    tasks_ = new test::ServerProcess(*tasks);
-    absl::StatusOr<test::ServerProcess> captioner = test::StartServerProcess(
-        "captioner/captioner_server" + flags, *root_ + "/captioner.log");
-    ASSERT_TRUE(captioner.ok()) << captioner.status();
-    captioner_ = new test::ServerProcess(*captioner);
+    absl::StatusOr<TaskServers> servers = StartTaskServers(
+        absl::StrCat("--threads 1 --model-dir ", *root_, "/model"), *root_);
+    ASSERT_TRUE(servers.ok()) << servers.status();
+    servers_ = new TaskServers(*servers);
   }
 
   static void TearDownTestSuite() {
-    if (tasks_) test::StopServerProcess(*tasks_, SIGTERM);
-    if (captioner_) test::StopServerProcess(*captioner_, SIGTERM);
+    if (servers_) StopTaskServers(*servers_);
   }
 
   static std::string Clip(int i) {
@@ -130,18 +119,16 @@ class TasksCliTest : public ::testing::Test {
   }
 
   static std::string* root_;
-  static test::ServerProcess* tasks_;
-  static test::ServerProcess* captioner_;
+  static TaskServers* servers_;
 };
 
 std::string* TasksCliTest::root_ = nullptr;
-test::ServerProcess* TasksCliTest::tasks_ = nullptr;
-test::ServerProcess* TasksCliTest::captioner_ = nullptr;
+TaskServers* TasksCliTest::servers_ = nullptr;
 
 TEST_F(TasksCliTest, RecognizeRemoteEqualsLocal) {
   // The trained head: the tiny task model's 10 SynthWorld actions.
-  auto [remote, local] =
-      RemoteAndLocal("recognize " + Clip(0) + " --top-k 3", tasks_->port);
+  auto [remote, local] = RemoteAndLocal("recognize " + Clip(0) + " --top-k 3",
+                                        servers_->tasks.port);
   ASSERT_EQ(remote["labels"].size(), 3u) << remote.dump();
   ExpectSameScores(remote, local, "labels");
   EXPECT_EQ(remote["num_views"], 1);
@@ -153,7 +140,7 @@ TEST_F(TasksCliTest, RecognizeRemoteEqualsLocal) {
       "recognize " + Clip(1) +
           " --zero-shot 'move left, grows,rotates' --prompt 'the shape "
           "{label}' --clips 2 --three-crop",
-      tasks_->port);
+      servers_->tasks.port);
   ASSERT_EQ(remote["labels"].size(), 3u) << remote.dump();
   ExpectSameScores(remote, local, "labels");
   EXPECT_EQ(remote["num_views"], 6);
@@ -167,8 +154,9 @@ TEST_F(TasksCliTest, RecognizeRemoteEqualsLocal) {
   EXPECT_NEAR(total, 1.0, 1e-4);
 
   // The table: a header, one row per label, the model.
-  const IvRun table = Iv(absl::StrCat(
-      "recognize ", Clip(0), " --top-k 2 --server 127.0.0.1:", tasks_->port));
+  const IvRun table =
+      Iv(absl::StrCat("recognize ", Clip(0),
+                      " --top-k 2 --server 127.0.0.1:", servers_->tasks.port));
   EXPECT_EQ(table.exit_code, 0) << table.err;
   EXPECT_NE(table.out.find("\n  1  "), std::string::npos) << table.out;
   EXPECT_EQ(std::count(table.out.begin(), table.out.end(), '\n'), 4)
@@ -178,7 +166,7 @@ TEST_F(TasksCliTest, RecognizeRemoteEqualsLocal) {
 TEST_F(TasksCliTest, LocalizeRemoteEqualsLocal) {
   auto [remote, local] = RemoteAndLocal(
       "localize " + Untrimmed() + " --threshold 0 --max-segments 4",
-      tasks_->port);
+      servers_->tasks.port);
   // Threshold 0 keeps every segment, so the cap decides the count.
   ASSERT_EQ(remote["segments"].size(), 4u) << remote.dump();
   ASSERT_EQ(local["segments"].size(), 4u) << local.dump();
@@ -201,7 +189,7 @@ TEST_F(TasksCliTest, LocalizeRemoteEqualsLocal) {
 
 TEST_F(TasksCliTest, AskRemoteEqualsLocal) {
   auto [remote, local] = RemoteAndLocal(
-      "ask " + Clip(0) + " 'what color' --top-k 4", tasks_->port);
+      "ask " + Clip(0) + " 'what color' --top-k 4", servers_->tasks.port);
   EXPECT_EQ(remote["answer"], local["answer"]);
   EXPECT_NEAR(remote["score"].get<double>(), local["score"].get<double>(),
               1e-5);
@@ -209,8 +197,9 @@ TEST_F(TasksCliTest, AskRemoteEqualsLocal) {
   ExpectSameScores(remote, local, "alternatives");
 
   // Multiple choice: the answer is one of the choices.
-  std::tie(remote, local) = RemoteAndLocal(
-      "ask " + Clip(1) + " 'what color' --choices 'red,blue'", tasks_->port);
+  std::tie(remote, local) =
+      RemoteAndLocal("ask " + Clip(1) + " 'what color' --choices 'red,blue'",
+                     servers_->tasks.port);
   ExpectSameScores(remote, local, "alternatives");
   EXPECT_TRUE(remote["answer"] == "red" || remote["answer"] == "blue")
       << remote.dump();
@@ -221,7 +210,7 @@ TEST_F(TasksCliTest, CaptionRemoteEqualsLocal) {
   // Two videos: one BatchCaptionVideos call, results in order.
   auto [remote, local] = RemoteAndLocal(
       absl::StrCat("caption ", Clip(0), " ", Clip(1), " --beam 2"),
-      captioner_->port);
+      servers_->captioner.port);
   ASSERT_EQ(remote["results"].size(), 2u) << remote.dump();
   ASSERT_EQ(local["results"].size(), 2u) << local.dump();
   for (int i = 0; i < 2; ++i) {
@@ -235,7 +224,7 @@ TEST_F(TasksCliTest, CaptionRemoteEqualsLocal) {
       RemoteAndLocal("caption " + Clip(0) +
                          " --sample --temperature 1.5 --seed 7 "
                          "--max-length 6",
-                     captioner_->port);
+                     servers_->captioner.port);
   ASSERT_TRUE(remote.contains("caption")) << remote.dump();
   EXPECT_EQ(remote["caption"]["text"], local["caption"]["text"]);
   EXPECT_NEAR(remote["caption"]["score"].get<double>(),
@@ -247,17 +236,17 @@ TEST_F(TasksCliTest, CaptionRemoteEqualsLocal) {
 }
 
 TEST_F(TasksCliTest, BadInputIsOneLineNamingTheField) {
-  ExpectRejected("ask " + Clip(0) + " ''", "question", tasks_->port);
+  ExpectRejected("ask " + Clip(0) + " ''", "question", servers_->tasks.port);
   ExpectRejected("recognize " + Clip(0) + " --zero-shot ' , '",
-                 "zero_shot.labels", tasks_->port);
+                 "zero_shot.labels", servers_->tasks.port);
   ExpectRejected("localize " + Untrimmed() + " --max-segments=-1",
-                 "max_segments", tasks_->port);
+                 "max_segments", servers_->tasks.port);
   ExpectRejected("caption " + Clip(0) + " --beam 0", "decoding.beam_width",
-                 captioner_->port);
+                 servers_->captioner.port);
   ExpectRejected("caption " + Clip(0) + " --beam 10000", "decoding.beam_width",
-                 captioner_->port);
+                 servers_->captioner.port);
   ExpectRejected("recognize " + *root_ + "/missing.mp4", "missing.mp4",
-                 tasks_->port);
+                 servers_->tasks.port);
   // The same check in-process.
   const IvRun local = Iv(
       absl::StrCat("ask ", Clip(0), " '' --local --model ", *root_, "/model"));
@@ -268,11 +257,11 @@ TEST_F(TasksCliTest, BadInputIsOneLineNamingTheField) {
   EXPECT_EQ(Iv(absl::StrCat("ask ", Clip(0),
                             " 'what shape?' --server "
                             "127.0.0.1:",
-                            tasks_->port))
+                            servers_->tasks.port))
                 .exit_code,
             0);
   EXPECT_EQ(Iv(absl::StrCat("caption ", Clip(0),
-                            " --server 127.0.0.1:", captioner_->port))
+                            " --server 127.0.0.1:", servers_->captioner.port))
                 .exit_code,
             0);
 }

@@ -3,7 +3,8 @@ ActivityNet's eval_detection.py (compute_average_precision_detection,
 interpolated_prec_rec) and Papineni et al.'s corpus BLEU, in plain Python.
 
 Reads the cases file given as argv[1]; prints one JSON object with
-map_0.3, map_0.5, map_0.7, map_mean and bleu4.
+map_0.3 ... map_0.7 (every 0.1), map_mean (of 0.3, 0.5, 0.7), map_0.3:0.7
+(of all five) and bleu4.
 """
 import collections
 import json
@@ -64,12 +65,13 @@ def localization(case):
     truth = [(v, s) for v, segs in enumerate(case["ground_truth"]) for s in segs]
     labels = sorted({s["label"] for _, s in truth})
     out = {}
-    for threshold in (0.3, 0.5, 0.7):
+    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7):
         aps = [average_precision([p for p in preds if p[1]["label"] == c],
                                  [g for g in truth if g[1]["label"] == c],
                                  threshold) for c in labels]
         out["map_%.1f" % threshold] = sum(aps) / len(aps)
     out["map_mean"] = (out["map_0.3"] + out["map_0.5"] + out["map_0.7"]) / 3
+    out["map_0.3:0.7"] = sum(out["map_%.1f" % t] for t in (0.3, 0.4, 0.5, 0.6, 0.7)) / 5
     return out
 
 
