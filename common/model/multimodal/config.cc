@@ -14,6 +14,7 @@ namespace {
 
 using internvideo::v1::GlobalBranchConfig;
 using internvideo::v1::MultimodalEncoderConfig;
+using internvideo::v1::MultimodalVisionConfig;
 
 // The official CLIP sizes (clip/model.py build_model on ViT-B/16 and
 // ViT-L/14), plus the project's tiny model for SynthWorld on CPU.
@@ -63,6 +64,30 @@ absl::Status ResolveDimensions(
   return absl::OkStatus();
 }
 
+// One stride-2 layer per halving of the patch, GroupNorm's 4 groups.
+absl::Status ResolveConvStem(const MultimodalVisionConfig& vision,
+                             ClipVisionOptions& out) {
+  if (vision.conv_stem_channels().empty()) return absl::OkStatus();
+  const int64_t patch = out.patch_size;
+  if (patch <= 0 || (patch & (patch - 1)) != 0 ||
+      int64_t{1} << vision.conv_stem_channels_size() != patch) {
+    return InvalidField(
+        kSection, "vision.conv_stem_channels",
+        absl::StrCat(vision.conv_stem_channels_size(),
+                     " layers halve a frame to a grid of ", patch,
+                     "-pixel patches only if 2^layers = patch_size ", patch));
+  }
+  for (const int32_t channels : vision.conv_stem_channels()) {
+    if (channels <= 0 || channels % 4 != 0) {
+      return InvalidField(
+          kSection, "vision.conv_stem_channels",
+          absl::StrCat(channels, " is not a positive multiple of 4"));
+    }
+    out.conv_stem_channels.push_back(channels);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ResolveVision(const MultimodalEncoderConfig& proto,
                            const Preset* preset, MultimodalConfig& config) {
   const auto& vision = proto.vision();
@@ -100,6 +125,7 @@ absl::Status ResolveVision(const MultimodalEncoderConfig& proto,
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = ResolveConvStem(vision, out); !s.ok()) return s;
   return CheckDivisible(kSection, "vision.input_resolution",
                         out.input_resolution, out.patch_size,
                         absl::StrCat("patch_size ", out.patch_size));

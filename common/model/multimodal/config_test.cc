@@ -82,6 +82,19 @@ TEST(MultimodalConfigTest, ExplicitDimensionsOverridePreset) {
             (std::vector<int64_t>{0, 2}));
 }
 
+TEST(MultimodalConfigTest, ConvStemReplacesConv1) {
+  absl::StatusOr<MultimodalConfig> config = Resolve(R"pb(
+    preset: "tiny"
+    vision {
+      patch_size: 8
+      conv_stem_channels: [ 8, 12, 16 ]
+    }
+  )pb");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->vision.conv_stem_channels,
+            (std::vector<int64_t>{8, 12, 16}));
+}
+
 TEST(MultimodalConfigTest, RejectsBadConfigs) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {R"pb(preset: "xl")pb", "multimodal_encoder.preset"},
@@ -95,6 +108,16 @@ TEST(MultimodalConfigTest, RejectsBadConfigs) {
       {R"pb(preset: "b16"
             vision { output_dim: 100 })pb",
        "multimodal_encoder.vision.output_dim"},
+      // Patch 16 needs 4 stride-2 layers, each a multiple of 4 channels.
+      {R"pb(preset: "b16"
+            vision { conv_stem_channels: [ 16, 32, 64 ] })pb",
+       "multimodal_encoder.vision.conv_stem_channels"},
+      {R"pb(preset: "b16"
+            vision { conv_stem_channels: [ 16, 32, 48, 62 ] })pb",
+       "multimodal_encoder.vision.conv_stem_channels"},
+      {R"pb(preset: "l14"
+            vision { conv_stem_channels: [ 16, 32, 48, 64 ] })pb",
+       "multimodal_encoder.vision.conv_stem_channels"},
       {R"pb(preset: "b16"
             vision { global_branch { n_dim: 512 } })pb",
        "multimodal_encoder.vision.global_branch.n_dim"},

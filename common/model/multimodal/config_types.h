@@ -30,6 +30,9 @@ struct ClipVisionOptions {
   int64_t layers = 0;
   int64_t heads = 0;
   int64_t num_frames = 8;
+  // A ConvStem's channels in place of conv1 (log2(patch_size) of them);
+  // empty = conv1.
+  std::vector<int64_t> conv_stem_channels;
   GlobalBranchOptions global_branch;
 };
 

@@ -4,7 +4,8 @@
 // video and text embeddings, the InfoNCE loss and the loss's gradient of
 // every parameter within 1e-4 relative L2 error in fp32 (also for frames
 // of another size than input_resolution, "clip_resized", whose positional
-// grid is resized bicubically); likewise the caption decoder's logits, the
+// grid is resized bicubically, and with a convolutional stem in place of
+// conv1, "clip_stem"); likewise the caption decoder's logits, the
 // captioning loss and its gradients.
 
 #include <google/protobuf/text_format.h>
@@ -109,7 +110,8 @@ TEST_P(MultimodalTest, LossGradientsMatchReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, MultimodalTest,
-                         testing::Values("clip", "clip_other", "clip_resized"));
+                         testing::Values("clip", "clip_other", "clip_resized",
+                                         "clip_stem"));
 
 // Central differences of the loss in float64 against autograd, for every
 // element of the embeddings and the logit scale.

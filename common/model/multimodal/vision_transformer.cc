@@ -9,10 +9,15 @@ ClipVisionTransformerImpl::ClipVisionTransformerImpl(
     : grid_(options.input_resolution / options.patch_size) {
   const int64_t width = options.width;
   const int64_t p = options.patch_size;
-  conv1_ = register_module(
-      "conv1", torch::nn::Conv3d(torch::nn::Conv3dOptions(3, width, {1, p, p})
-                                     .stride({1, p, p})
-                                     .bias(false)));
+  if (options.conv_stem_channels.empty()) {
+    conv1_ = register_module(
+        "conv1", torch::nn::Conv3d(torch::nn::Conv3dOptions(3, width, {1, p, p})
+                                       .stride({1, p, p})
+                                       .bias(false)));
+  } else {
+    conv_stem_ = register_module("conv_stem",
+                                 ConvStem(options.conv_stem_channels, width));
+  }
   // CLIP's init: N(0, width^-1/2).
   const double scale = 1.0 / std::sqrt(static_cast<double>(width));
   class_embedding_ =
@@ -25,7 +30,8 @@ ClipVisionTransformerImpl::ClipVisionTransformerImpl(
 
 GlobalTransformerOutput ClipVisionTransformerImpl::forward(
     const torch::Tensor& video) {
-  const torch::Tensor patches = conv1_(video);  // [B, D, T, h, w]
+  const torch::Tensor patches =  // [B, D, T, h, w]
+      conv_stem_ ? conv_stem_(video) : conv1_(video);
   const TokenGrid grid{patches.size(2), patches.size(3), patches.size(4)};
   const int64_t dim = patches.size(1);
   torch::Tensor x = patches.permute({0, 2, 3, 4, 1})

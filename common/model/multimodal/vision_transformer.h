@@ -1,6 +1,7 @@
 // InternVideo-MM's video tower (UniFormerV2 "vit_only_global"): CLIP's
 // VisionTransformer applied to every frame — a Conv3d of kernel and stride
-// (1, p, p) without bias cuts each frame into patches (`conv1`), a learned
+// (1, p, p) without bias cuts each frame into patches (`conv1`; or, as an
+// option of small models, a ConvStem `conv_stem` with the same grid), a learned
 // `class_embedding` token is prepended, the learned `positional_embedding`
 // added and `ln_pre` applied — then the GlobalTransformer (`transformer`).
 // Frames of another size than input_resolution get the positional
@@ -14,6 +15,7 @@
 #include <torch/torch.h>
 
 #include "common/model/multimodal/config_types.h"
+#include "common/model/multimodal/conv_stem.h"
 #include "common/model/multimodal/global_transformer.h"
 #include "common/model/multimodal/layer_norm.h"
 
@@ -32,8 +34,9 @@ class ClipVisionTransformerImpl : public torch::nn::Module {
   // [1 + height * width, width].
   torch::Tensor Positions(int64_t height, int64_t width);
 
-  int64_t grid_;  // input_resolution / patch_size
-  torch::nn::Conv3d conv1_{nullptr};
+  int64_t grid_;                      // input_resolution / patch_size
+  torch::nn::Conv3d conv1_{nullptr};  // or
+  ConvStem conv_stem_{nullptr};
   torch::Tensor class_embedding_;
   torch::Tensor positional_embedding_;
   ClipLayerNorm ln_pre_{nullptr};

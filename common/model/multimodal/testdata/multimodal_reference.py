@@ -106,10 +106,27 @@ def video_token_features(video, p, cfg):
     return tokens.permute(1, 2, 0, 3)
 
 
+def conv_stem(video, p, channels):
+    # Per frame: (3x3 stride-2 conv, GroupNorm of 4 groups, GELU) per layer,
+    # then a 1x1 conv to the width.
+    n, c, t, h, w = video.shape
+    x = video.permute(0, 2, 1, 3, 4).reshape(n * t, c, h, w)
+    for i in range(len(channels)):
+        x = F.conv2d(x, p[f"visual.conv_stem.convs.{i}.weight"], stride=2,
+                     padding=1)
+        x = F.gelu(F.group_norm(x, 4, p[f"visual.conv_stem.norms.{i}.weight"],
+                                p[f"visual.conv_stem.norms.{i}.bias"], eps=1e-5))
+    x = F.conv2d(x, p["visual.conv_stem.proj.weight"])
+    return x.view(n, t, *x.shape[1:]).permute(0, 2, 1, 3, 4)
+
+
 def video_features(video, p, cfg):
     v = cfg["vision"]
-    x = F.conv3d(video, p["visual.conv1.weight"],
-                 stride=(1, v["patch"], v["patch"]))
+    if v.get("stem"):
+        x = conv_stem(video, p, v["stem"])
+    else:
+        x = F.conv3d(video, p["visual.conv1.weight"],
+                     stride=(1, v["patch"], v["patch"]))
     n, c, t, h, w = x.shape
     x = x.permute(0, 2, 3, 4, 1).reshape(n * t, h * w, c)
     cls = p["visual.class_embedding"] + torch.zeros(n * t, 1, c, dtype=x.dtype)
@@ -332,6 +349,15 @@ def shapes(cfg):
         "logit_scale": (),
         "text_mask_embedding": (1, 1, tw),
     }
+    if v.get("stem"):
+        del out["visual.conv1.weight"]
+        previous = 3
+        for i, channels in enumerate(v["stem"]):
+            out[f"visual.conv_stem.convs.{i}.weight"] = (channels, previous, 3, 3)
+            out[f"visual.conv_stem.norms.{i}.weight"] = (channels,)
+            out[f"visual.conv_stem.norms.{i}.bias"] = (channels,)
+            previous = channels
+        out["visual.conv_stem.proj.weight"] = (w, previous, 1, 1)
     for i in range(v["layers"]):
         out.update(block(f"visual.transformer.resblocks.{i}", w, 4 * w))
     for j in range(len(v["return_list"])):
@@ -471,6 +497,15 @@ def main():
     run_case(out_dir, "clip_resized", resized,
              PROTO.format(branch="n_layers: 2", decoder=""), batch=2, frames=2,
              text_length=12, seed=2, size=(24, 40))
+    # The convolutional stem in place of conv1: 3 stride-2 layers for the
+    # patch of 8.
+    stem = config([1, 2], False)
+    del stem["caption"]
+    stem["vision"]["stem"] = [8, 12, 16]
+    run_case(out_dir, "clip_stem", stem,
+             PROTO.format(branch="n_layers: 2", decoder="").replace(
+                 "num_frames: 4", "num_frames: 4 conv_stem_channels: [8, 12, 16]"),
+             batch=2, frames=3, text_length=12, seed=3)
 
 
 if __name__ == "__main__":
