@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/process/command.h"
+#include "grpcpp/grpcpp.h"
+#include "third_party/grpc_health/health.grpc.pb.h"
 
 namespace iv::test {
 
@@ -43,6 +45,33 @@ absl::StatusOr<ServerProcess> StartServerProcess(
   kill(server.pid, SIGKILL);
   return absl::DeadlineExceededError(absl::StrCat(
       command_line, " did not report its port; its log:\n", ReadTextFile(log)));
+}
+
+absl::Status WaitUntilServing(const ServerProcess& server,
+                              absl::Duration timeout) {
+  using grpc::health::v1::HealthCheckResponse;
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.port),
+                          grpc::InsecureChannelCredentials()));
+  const absl::Time deadline = absl::Now() + timeout;
+  std::string last;
+  while (absl::Now() < deadline) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    HealthCheckResponse response;
+    const grpc::Status status = health->Check(
+        &context, grpc::health::v1::HealthCheckRequest(), &response);
+    if (status.ok() && response.status() == HealthCheckResponse::SERVING) {
+      return absl::OkStatus();
+    }
+    last = status.ok()
+               ? HealthCheckResponse::ServingStatus_Name(response.status())
+               : status.error_message();
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "the server on port ", server.port, " never reported SERVING (last: ",
+      last, "); its log:\n", ReadTextFile(server.log)));
 }
 
 void StopServerProcess(const ServerProcess& server, int signal) {

@@ -24,6 +24,12 @@ absl::StatusOr<ServerProcess> StartServerProcess(
     const std::string& command_line, const std::string& log,
     absl::Duration timeout = absl::Seconds(60));
 
+// Waits until the server's grpc.health.v1 check answers SERVING (its port
+// opens before its model has loaded). DEADLINE_EXCEEDED with the last
+// answer and the server's log if it does not within `timeout`.
+absl::Status WaitUntilServing(const ServerProcess& server,
+                              absl::Duration timeout = absl::Seconds(120));
+
 // Sends `signal` and waits until the process has exited (or is a zombie).
 void StopServerProcess(const ServerProcess& server, int signal);
 

@@ -57,6 +57,7 @@ class IngestTest : public ::testing::Test {
         *root_ + "/encoder.log");
     ASSERT_TRUE(encoder.ok()) << encoder.status();
     encoder_ = new test::ServerProcess(*encoder);
+    ASSERT_TRUE(test::WaitUntilServing(*encoder_).ok());
     absl::StatusOr<test::ServerProcess> index = test::StartServerProcess(
         absl::StrCat("index_service/index_server --address 127.0.0.1:0 "
                      "--metrics-address '' --data-dir ",

@@ -17,7 +17,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/data/synthworld.h"
 #include "common/data/synthworld_vocabulary.h"
-#include "common/process/command.h"
 #include "common/serving/connection.h"
 #include "common/testing/server_process.h"
 #include "common/testing/temp_dir.h"
@@ -60,15 +59,7 @@ TEST(SearchQualityTest, TextFindsClipsWithTheRightColorShapeAndAction) {
                    root, "/index --encoder-address 127.0.0.1:", encoder->port),
       root + "/index.log");
   ASSERT_TRUE(index.ok()) << index.status();
-  // The port opens before the model has loaded: wait for SERVING.
-  bool serving = false;
-  for (int attempt = 0; attempt < 240 && !serving; ++attempt) {
-    serving = process::RunCommand(absl::StrCat("tools/iv/iv health 127.0.0.1:",
-                                               encoder->port, " 2>&1"))
-                  .exit_code == 0;
-    if (!serving) absl::SleepFor(absl::Milliseconds(250));
-  }
-  ASSERT_TRUE(serving) << "encoder_server never reported SERVING";
+  ASSERT_TRUE(test::WaitUntilServing(*encoder).ok());
   absl::StatusOr<serving::Connection> encoder_connection =
       serving::Connection::Open(absl::StrCat("127.0.0.1:", encoder->port), {});
   ASSERT_TRUE(encoder_connection.ok());

@@ -19,7 +19,16 @@ absl::StatusOr<TaskServers> StartTaskServers(const std::string& flags,
     test::StopServerProcess(*tasks, SIGTERM);
     return captioner.status();
   }
-  return TaskServers{*tasks, *captioner};
+  TaskServers servers{*tasks, *captioner};
+  for (const test::ServerProcess* server :
+       {&servers.tasks, &servers.captioner}) {
+    const absl::Status serving = test::WaitUntilServing(*server);
+    if (!serving.ok()) {
+      StopTaskServers(servers);
+      return serving;
+    }
+  }
+  return servers;
 }
 
 void StopTaskServers(const TaskServers& servers) {

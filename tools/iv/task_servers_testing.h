@@ -16,7 +16,8 @@ struct TaskServers {
 
 // Starts both on ports of their choosing, without metrics, with `flags`
 // (the model, --allowed-roots, ...) added, logging to
-// <log_dir>/task_server.log and <log_dir>/captioner.log.
+// <log_dir>/task_server.log and <log_dir>/captioner.log, and waits until
+// both have loaded their models (health SERVING).
 absl::StatusOr<TaskServers> StartTaskServers(const std::string& flags,
                                              const std::string& log_dir);
 

@@ -99,19 +99,6 @@ class TasksQualityTest : public ::testing::Test {
     return *std::move(clips);
   }
 
-  // Waits for the model to load (the port opens first): a request that
-  // is UNAVAILABLE is retried for up to a minute.
-  template <typename Call>
-  static grpc::Status WithRetry(Call call) {
-    grpc::Status status;
-    for (int attempt = 0; attempt < 240; ++attempt) {
-      status = call();
-      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) break;
-      absl::SleepFor(absl::Milliseconds(250));
-    }
-    return status;
-  }
-
   static std::string* root_;
   static TaskServers* servers_;
 };
@@ -142,10 +129,8 @@ TEST_F(TasksQualityTest, RecognitionWithTheTrainedHeadAndZeroShot) {
     *request.mutable_video() = PathSource(clip.path);
     request.set_top_k(classes);
     v1::RecognizeResponse response;
-    grpc::Status status = WithRetry([&] {
-      return stub->Recognize(connection.NewContext(absl::Seconds(60)).get(),
-                             request, &response);
-    });
+    grpc::Status status = stub->Recognize(
+        connection.NewContext(absl::Seconds(60)).get(), request, &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
     trained.push_back(ScoreRow(response.labels(), classes));
 
@@ -188,10 +173,8 @@ TEST_F(TasksQualityTest, QuestionAnswering) {
       *request.mutable_video() = PathSource(clip.path);
       request.set_question(qa.q);
       v1::AnswerQuestionResponse response;
-      grpc::Status status = WithRetry([&] {
-        return stub->AnswerQuestion(
-            connection.NewContext(absl::Seconds(60)).get(), request, &response);
-      });
+      grpc::Status status = stub->AnswerQuestion(
+          connection.NewContext(absl::Seconds(60)).get(), request, &response);
       ASSERT_TRUE(status.ok()) << status.error_message();
       ++asked;
       right += response.answer() == qa.a;
@@ -225,10 +208,8 @@ TEST_F(TasksQualityTest, Captions) {
       *request.add_videos() = PathSource(clips[i].path);
     request.mutable_decoding()->set_method(v1::DecodingOptions::METHOD_GREEDY);
     v1::BatchCaptionVideosResponse response;
-    grpc::Status status = WithRetry([&] {
-      return stub->BatchCaptionVideos(
-          connection.NewContext(absl::Seconds(120)).get(), request, &response);
-    });
+    grpc::Status status = stub->BatchCaptionVideos(
+        connection.NewContext(absl::Seconds(120)).get(), request, &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
     for (const auto& result : response.results()) {
       ASSERT_TRUE(result.has_caption()) << result.error().message();
@@ -274,10 +255,8 @@ TEST_F(TasksQualityTest, Localization) {
     request.set_score_threshold(0.05f);  // `iv eval`'s decoding
     request.set_max_segments(100);
     v1::LocalizeResponse response;
-    grpc::Status status = WithRetry([&] {
-      return stub->Localize(connection.NewContext(absl::Seconds(120)).get(),
-                            request, &response);
-    });
+    grpc::Status status = stub->Localize(
+        connection.NewContext(absl::Seconds(120)).get(), request, &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
     predictions.emplace_back();
     for (const v1::ActionSegment& segment : response.segments()) {
