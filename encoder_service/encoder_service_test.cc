@@ -15,12 +15,14 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/files/checksums.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
 #include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/serving/connection.h"
 #include "common/serving/model_registry.h"
-#include "common/serving/server.h"
+#include "common/testing/loopback_server.h"
 #include "common/testing/server_process.h"
 #include "common/testing/service_videos.h"
 #include "common/testing/temp_dir.h"
@@ -71,21 +73,16 @@ class TestServer {
  public:
   TestServer(const std::string& model_dir, EncoderOptions options,
              absl::Duration poll = absl::Seconds(60)) {
-    serving::ModelRegistryOptions registry_options;
-    registry_options.model_dir = model_dir;
+    test::TestRegistryOptions registry_options;
+    registry_options.load = false;  // the tests poll when they want a model
     registry_options.poll_interval = poll;
-    registry_ =
-        std::make_unique<serving::ModelRegistry>(registry_options, nullptr);
+    registry_ = test::NewTestRegistry(model_dir, registry_options);
     options.allowed_roots = {TestWorld().videos};
     encoder_ = std::make_unique<Encoder>(options, registry_.get());
     service_ = std::make_unique<EncoderServiceImpl>(encoder_.get());
-    auto server = serving::Server::Start({}, {service_.get()});
-    EXPECT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    auto connection = serving::Connection::Open(
-        absl::StrCat("127.0.0.1:", server_->port()), {});
-    EXPECT_TRUE(connection.ok());
-    channel_ = connection->channel();
+    loopback_ = std::make_unique<test::LoopbackServer>(
+        std::vector<grpc::Service*>{service_.get()});
+    channel_ = loopback_->channel();
   }
 
   serving::ModelRegistry& registry() { return *registry_; }
@@ -111,7 +108,7 @@ class TestServer {
   std::unique_ptr<serving::ModelRegistry> registry_;
   std::unique_ptr<Encoder> encoder_;
   std::unique_ptr<EncoderServiceImpl> service_;
-  std::unique_ptr<serving::Server> server_;
+  std::unique_ptr<test::LoopbackServer> loopback_;
   std::shared_ptr<grpc::Channel> channel_;
 };
 
@@ -411,6 +408,46 @@ TEST(EncoderServiceTest, UnavailableUntilAModelIsPublished) {
   EXPECT_EQ(info.embedding_dim(), 32);
   EXPECT_EQ(info.device(), "cpu");
   EXPECT_GT(info.parameter_count(), 0);
+}
+
+TEST(EncoderServiceTest, AVersionDamagedOnDiskIsRefusedAndTheOldOneServes) {
+  const std::string models = iv::test::FreshTempDir("damaged_models");
+  TestServer server(models, Options(8, absl::Milliseconds(5), 64));
+  ASSERT_TRUE(model::testing::WriteTinyCheckpoint(
+                  absl::StrCat(models, "/", kVersion1), 1)
+                  .ok());
+  ASSERT_TRUE(server.registry().Poll().ok());
+
+  // Version 2 lists its files in CHECKSUMS, as the trainer writes them; then
+  // one byte of its weights changes (the size stays the same).
+  const std::string version2 = absl::StrCat(models, "/", kVersion2);
+  ASSERT_TRUE(model::testing::WriteTinyCheckpoint(version2, 2).ok());
+  ASSERT_TRUE(files::WriteChecksums(
+                  version2, {"model.safetensors", "model_config.textproto"})
+                  .ok());
+  {
+    std::fstream weights(version2 + "/model.safetensors",
+                         std::ios::in | std::ios::out | std::ios::binary);
+    weights.seekp(-5, std::ios::end);
+    weights.put('\x7f');
+  }
+  const absl::Status refused = server.registry().Poll();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(refused.message(), "model.safetensors"))
+      << refused;
+  EmbedTextResponse response;
+  ASSERT_TRUE(server.EmbedText({"a red circle"}, &response).ok());
+  EXPECT_EQ(response.embeddings(0).model().version(), kVersion1);
+
+  // An intact version with CHECKSUMS loads.
+  const std::string version3 = models + "/step-00000003";
+  ASSERT_TRUE(model::testing::WriteTinyCheckpoint(version3, 3).ok());
+  ASSERT_TRUE(files::WriteChecksums(
+                  version3, {"model.safetensors", "model_config.textproto"})
+                  .ok());
+  ASSERT_TRUE(server.registry().Poll().ok());
+  ASSERT_TRUE(server.EmbedText({"a red circle"}, &response).ok());
+  EXPECT_EQ(response.embeddings(0).model().version(), "step-00000003");
 }
 
 struct BadInput {

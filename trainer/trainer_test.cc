@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/files/checksums.h"
 #include "common/testing/temp_dir.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/optimizer.h"
@@ -174,7 +175,7 @@ TEST(TrainerTest, CorruptCheckpointIsSkipped) {
     file.seekp(-5, std::ios::end);
     file.put('\x7f');
   }
-  EXPECT_EQ(VerifyChecksums(checkpoints.back().path).code(),
+  EXPECT_EQ(files::VerifyChecksums(checkpoints.back().path).code(),
             absl::StatusCode::kDataLoss);
   std::vector<std::string> skipped;
   checkpoints = ListTrainingCheckpoints(dir, &skipped);

@@ -2,19 +2,18 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "common/files/atomic_file.h"
+#include "common/files/checksums.h"
+#include "common/files/read_file.h"
 #include "common/model/checkpoint/native_checkpoint.h"
 #include "nlohmann/json.hpp"
 
@@ -26,27 +25,7 @@ namespace fs = std::filesystem;
 constexpr char kCheckpointsDir[] = "checkpoints";
 constexpr char kOptimizerFile[] = "optimizer.pt";
 constexpr char kStateFile[] = "trainer_state.json";
-constexpr char kChecksumsFile[] = "CHECKSUMS";
 constexpr char kStepPrefix[] = "step-";
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
-uint32_t Crc32(const std::string& bytes) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  // zlib takes lengths as uInt: feed large files in pieces.
-  for (size_t at = 0; at < bytes.size(); at += 1u << 30) {
-    const size_t n = std::min<size_t>(bytes.size() - at, 1u << 30);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + at),
-                static_cast<uInt>(n));
-  }
-  return static_cast<uint32_t>(crc);
-}
 
 absl::Status SyncFolder(const std::string& dir) {
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
@@ -113,33 +92,17 @@ std::vector<std::pair<int64_t, std::string>> CheckpointFolders(
   return dirs;
 }
 
-}  // namespace
-
-absl::Status VerifyChecksums(const std::string& dir) {
-  absl::StatusOr<std::string> listing =
-      ReadFile(absl::StrCat(dir, "/", kChecksumsFile));
-  if (!listing.ok()) {
-    return absl::DataLossError(absl::StrCat(dir, ": no ", kChecksumsFile));
+// Every checkpoint the trainer writes lists its files in CHECKSUMS, so one
+// without that list is as damaged as one whose files differ from it.
+absl::Status VerifyCheckpointFiles(const std::string& dir) {
+  const absl::Status verified = files::VerifyChecksums(dir);
+  if (absl::IsNotFound(verified)) {
+    return absl::DataLossError(verified.message());
   }
-  for (absl::string_view line :
-       absl::StrSplit(*listing, '\n', absl::SkipEmpty())) {
-    std::vector<std::string> fields = absl::StrSplit(line, ' ');
-    uint32_t crc = 0;
-    size_t size = 0;
-    if (fields.size() != 3 || !absl::SimpleHexAtoi(fields[0], &crc) ||
-        !absl::SimpleAtoi(fields[1], &size)) {
-      return absl::DataLossError(
-          absl::StrCat(dir, "/", kChecksumsFile, ": malformed line"));
-    }
-    absl::StatusOr<std::string> bytes =
-        ReadFile(absl::StrCat(dir, "/", fields[2]));
-    if (!bytes.ok() || bytes->size() != size || Crc32(*bytes) != crc) {
-      return absl::DataLossError(
-          absl::StrCat(dir, "/", fields[2], ": checksum mismatch"));
-    }
-  }
-  return absl::OkStatus();
+  return verified;
 }
+
+}  // namespace
 
 absl::StatusOr<std::string> WriteTrainingCheckpoint(
     const std::string& output_dir, model::InternVideoModel& model,
@@ -201,17 +164,7 @@ absl::StatusOr<std::string> WriteTrainingCheckpoint(
       !s.ok()) {
     return s;
   }
-  std::string listing;
-  for (const std::string& file : files) {
-    absl::StatusOr<std::string> bytes =
-        ReadFile(absl::StrCat(temp_dir, "/", file));
-    if (!bytes.ok()) return bytes.status();
-    absl::StrAppendFormat(&listing, "%08x %d %s\n", Crc32(*bytes),
-                          bytes->size(), file);
-  }
-  if (absl::Status s = files::WriteFileAtomically(
-          absl::StrCat(temp_dir, "/", kChecksumsFile), listing);
-      !s.ok()) {
+  if (absl::Status s = files::WriteChecksums(temp_dir, files); !s.ok()) {
     return s;
   }
   fs::remove_all(final_dir, error);
@@ -230,9 +183,9 @@ std::vector<CheckpointInfo> ListTrainingCheckpoints(
   const std::vector<std::pair<int64_t, std::string>> dirs =
       CheckpointFolders(output_dir);
   for (const auto& [step, dir] : dirs) {
-    absl::Status verified = VerifyChecksums(dir);
+    absl::Status verified = VerifyCheckpointFiles(dir);
     absl::StatusOr<std::string> text =
-        ReadFile(absl::StrCat(dir, "/", kStateFile));
+        files::ReadFile(absl::StrCat(dir, "/", kStateFile));
     absl::StatusOr<TrainerState> state =
         text.ok() ? ParseState(*text, dir) : text.status();
     if (!verified.ok() || !state.ok()) {
@@ -250,7 +203,7 @@ std::vector<CheckpointInfo> ListTrainingCheckpoints(
 absl::StatusOr<TrainerState> LoadTrainingCheckpoint(
     const std::string& path, model::InternVideoModel& model,
     TrainingOptimizer& optimizer) {
-  if (absl::Status s = VerifyChecksums(path); !s.ok()) return s;
+  if (absl::Status s = VerifyCheckpointFiles(path); !s.ok()) return s;
   absl::StatusOr<model::NativeCheckpoint> native =
       model::ReadNativeCheckpoint(path);
   if (!native.ok()) return native.status();
@@ -266,7 +219,7 @@ absl::StatusOr<TrainerState> LoadTrainingCheckpoint(
                                             e.what_without_backtrace()));
   }
   absl::StatusOr<std::string> text =
-      ReadFile(absl::StrCat(path, "/", kStateFile));
+      files::ReadFile(absl::StrCat(path, "/", kStateFile));
   if (!text.ok()) return text.status();
   return ParseState(*text, path);
 }

@@ -64,9 +64,6 @@ absl::StatusOr<TrainerState> LoadTrainingCheckpoint(
 // names only, so that writing a checkpoint does not re-read every other.
 void PruneTrainingCheckpoints(const std::string& output_dir, int keep);
 
-// Verifies a folder's CHECKSUMS. DATA_LOSS naming the first bad file.
-absl::Status VerifyChecksums(const std::string& dir);
-
 }  // namespace iv::trainer
 
 #endif  // TRAINER_TRAINING_CHECKPOINT_H_

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/files/checksums.h"
 #include "common/model/checkpoint/native_checkpoint.h"
 
 namespace iv::serving {
@@ -98,6 +99,13 @@ absl::Status ModelRegistry::Poll() {
 
 absl::StatusOr<std::shared_ptr<const ModelSnapshot>> ModelRegistry::Load(
     const std::string& dir, const std::string& version) const {
+  // A folder that lists its files in CHECKSUMS (every trainer checkpoint and
+  // published version, the committed iv-tiny) is served only if they match:
+  // a flipped bit in the weights would otherwise load and answer wrongly.
+  if (const absl::Status verified = files::VerifyChecksums(dir);
+      !verified.ok() && !absl::IsNotFound(verified)) {
+    return verified;
+  }
   absl::StatusOr<model::LoadedInternVideo> loaded = model::LoadInternVideo(dir);
   if (!loaded.ok()) return loaded.status();
   const internvideo::v1::ModelConfig& config = loaded->model->config().proto;

@@ -15,9 +15,10 @@
 // renaming a finished folder into place (temporary names start with a dot
 // and never match `step-N`). A version that still fails to load (corrupt
 // weights) is reported once and skipped; the current one keeps serving.
-// The trainer's CHECKSUMS are not verified here: that would tie the serving
-// path to the training engine's library, and a corrupt file is already
-// caught by the readers (DATA_LOSS).
+// A version whose folder has CHECKSUMS (common/files/checksums.h: every
+// trainer checkpoint, and the committed iv-tiny) is verified before it is
+// loaded, so a file damaged on disk is refused (DATA_LOSS) rather than
+// served; a folder without one is loaded as it is.
 #ifndef COMMON_SERVING_MODEL_REGISTRY_H_
 #define COMMON_SERVING_MODEL_REGISTRY_H_
 
