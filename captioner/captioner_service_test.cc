@@ -28,7 +28,7 @@
 #include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/serving/connection.h"
 #include "common/serving/model_registry.h"
-#include "common/serving/server.h"
+#include "common/testing/loopback_server.h"
 #include "common/testing/server_process.h"
 #include "common/testing/service_videos.h"
 #include "common/testing/temp_dir.h"
@@ -79,27 +79,18 @@ std::string Clip(int i) { return absl::StrCat("clips/train_0000", i, ".mp4"); }
 class TestServer {
  public:
   explicit TestServer(const std::string& model_dir, bool load = true) {
-    serving::ModelRegistryOptions registry_options;
-    registry_options.model_dir = model_dir;
+    test::TestRegistryOptions registry_options;
     registry_options.model_id = kModelId;
-    registry_ =
-        std::make_unique<serving::ModelRegistry>(registry_options, nullptr);
-    if (load) {
-      const absl::Status loaded = registry_->Poll();
-      EXPECT_TRUE(loaded.ok()) << loaded;
-    }
+    registry_options.load = load;
+    registry_ = test::NewTestRegistry(model_dir, registry_options);
     CaptionerOptions options;
     options.allowed_roots = {TestWorld().videos};
     options.max_batch = 6;
     captioner_ = std::make_unique<Captioner>(options, registry_.get());
     service_ = std::make_unique<CaptionerServiceImpl>(captioner_.get());
-    auto server = serving::Server::Start({}, {service_.get()});
-    EXPECT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    auto connection = serving::Connection::Open(
-        absl::StrCat("127.0.0.1:", server_->port()), {});
-    EXPECT_TRUE(connection.ok());
-    stub_ = CaptionerService::NewStub(connection->channel());
+    loopback_ = std::make_unique<test::LoopbackServer>(
+        std::vector<grpc::Service*>{service_.get()});
+    stub_ = CaptionerService::NewStub(loopback_->channel());
   }
 
   grpc::Status Caption(const CaptionVideoRequest& request,
@@ -117,7 +108,7 @@ class TestServer {
   std::unique_ptr<serving::ModelRegistry> registry_;
   std::unique_ptr<Captioner> captioner_;
   std::unique_ptr<CaptionerServiceImpl> service_;
-  std::unique_ptr<serving::Server> server_;
+  std::unique_ptr<test::LoopbackServer> loopback_;
   std::unique_ptr<CaptionerService::Stub> stub_;
 };
 

@@ -19,9 +19,8 @@
 #include "common/model/internvideo/internvideo_checkpoint.h"
 #include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/model/internvideo/window_features.h"
-#include "common/serving/connection.h"
 #include "common/serving/model_registry.h"
-#include "common/serving/server.h"
+#include "common/testing/loopback_server.h"
 #include "common/testing/service_videos.h"
 #include "common/video/decoder.h"
 #include "common/video/transforms.h"
@@ -81,15 +80,9 @@ const World& TestWorld() {
 class TestServer {
  public:
   TestServer(const std::string& model_dir, bool load) {
-    serving::ModelRegistryOptions registry_options;
-    registry_options.model_dir = model_dir;
-    registry_options.poll_interval = absl::Seconds(60);
-    registry_ =
-        std::make_unique<serving::ModelRegistry>(registry_options, nullptr);
-    if (load) {
-      const absl::Status loaded = registry_->Poll();
-      EXPECT_TRUE(loaded.ok()) << loaded;
-    }
+    test::TestRegistryOptions registry_options;
+    registry_options.load = load;
+    registry_ = test::NewTestRegistry(model_dir, registry_options);
     TaskOptions options;
     options.allowed_roots = {TestWorld().videos};
     recognizer_ = std::make_unique<Recognizer>(options, registry_.get());
@@ -98,14 +91,10 @@ class TestServer {
     recognition_ = std::make_unique<RecognitionServiceImpl>(recognizer_.get());
     localization_ = std::make_unique<LocalizationServiceImpl>(localizer_.get());
     vqa_ = std::make_unique<VqaServiceImpl>(answerer_.get());
-    auto server = serving::Server::Start(
-        {}, {recognition_.get(), localization_.get(), vqa_.get()});
-    EXPECT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    auto connection = serving::Connection::Open(
-        absl::StrCat("127.0.0.1:", server_->port()), {});
-    EXPECT_TRUE(connection.ok());
-    channel_ = connection->channel();
+    loopback_ =
+        std::make_unique<test::LoopbackServer>(std::vector<grpc::Service*>{
+            recognition_.get(), localization_.get(), vqa_.get()});
+    channel_ = loopback_->channel();
   }
 
   const Localizer& localizer() const { return *localizer_; }
@@ -137,7 +126,7 @@ class TestServer {
   std::unique_ptr<RecognitionServiceImpl> recognition_;
   std::unique_ptr<LocalizationServiceImpl> localization_;
   std::unique_ptr<VqaServiceImpl> vqa_;
-  std::unique_ptr<serving::Server> server_;
+  std::unique_ptr<test::LoopbackServer> loopback_;
   std::shared_ptr<grpc::Channel> channel_;
 };
 
