@@ -1,11 +1,7 @@
 #include "task_service/localizer.h"
 
-#include <unistd.h>
-
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <optional>
 #include <utility>
 #include <vector>
 
@@ -48,20 +44,13 @@ absl::Status CheckRequest(const LocalizeRequest& request) {
   return absl::OkStatus();
 }
 
-// Where a video's features come from: its resolved file (empty for inline
-// bytes) and what identifies its bytes, the file with its size and
-// modification time (a rewritten file gets new features) or the SHA-256 of
-// inline bytes.
-struct VideoIdentity {
-  std::string path;
-  std::string key;
-};
-
-absl::StatusOr<VideoIdentity> Identify(const VideoSource& video,
-                                       const std::vector<std::string>& roots) {
+// What identifies a video's bytes, as the feature cache's key: the file with
+// its size and modification time (a rewritten file gets new features) or
+// the SHA-256 of inline bytes.
+absl::StatusOr<std::string> CacheKey(const VideoSource& video,
+                                     const std::vector<std::string>& roots) {
   if (video.source_case() != VideoSource::kPath) {
-    return VideoIdentity{
-        "", absl::StrCat("sha256:", files::Sha256(video.content()))};
+    return absl::StrCat("sha256:", files::Sha256(video.content()));
   }
   absl::StatusOr<std::string> path =
       serving::ResolveVideoPath(video.path(), roots);
@@ -73,58 +62,20 @@ absl::StatusOr<VideoIdentity> Identify(const VideoSource& video,
     return absl::NotFoundError(
         absl::StrCat("video.path: \"", video.path(), "\": ", error.message()));
   }
-  return VideoIdentity{*path,
-                       absl::StrCat("file:", *path, ":", size, ":",
-                                    modified.time_since_epoch().count())};
+  return absl::StrCat("file:", *path, ":", size, ":",
+                      modified.time_since_epoch().count());
 }
-
-// ComputeWindowFeatures reads a file, so inline bytes go through a private
-// temporary copy that is removed afterwards.
-class TemporaryCopy {
- public:
-  static absl::StatusOr<TemporaryCopy> Write(const std::string& bytes) {
-    std::string name =
-        (fs::temp_directory_path() / "iv-localize-XXXXXX").string();
-    const int fd = mkstemp(name.data());
-    if (fd < 0) {
-      return absl::InternalError("cannot create a temporary file for video");
-    }
-    close(fd);
-    TemporaryCopy copy(name);
-    std::ofstream out(name, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out.flush()) {
-      return absl::ResourceExhaustedError(
-          "video: cannot write the uploaded bytes to a temporary file");
-    }
-    return copy;
-  }
-  TemporaryCopy(TemporaryCopy&& other) : path_(std::move(other.path_)) {
-    other.path_.clear();
-  }
-  TemporaryCopy(const TemporaryCopy&) = delete;
-  TemporaryCopy& operator=(const TemporaryCopy&) = delete;
-  ~TemporaryCopy() {
-    std::error_code error;
-    if (!path_.empty()) fs::remove(path_, error);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  explicit TemporaryCopy(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
 
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const model::WindowFeatures>>
 Localizer::Features(const VideoSource& video,
                     const serving::ModelSnapshot& model) {
-  absl::StatusOr<VideoIdentity> identity =
-      Identify(video, options_.allowed_roots);
-  if (!identity.ok()) return identity.status();
+  absl::StatusOr<std::string> video_key =
+      CacheKey(video, options_.allowed_roots);
+  if (!video_key.ok()) return video_key.status();
   const std::string key =
-      absl::StrCat(model.model_id, "\n", model.version, "\n", identity->key);
+      absl::StrCat(model.model_id, "\n", model.version, "\n", *video_key);
   if (std::shared_ptr<const model::WindowFeatures> cached = cache_.Find(key)) {
     return cached;
   }
@@ -141,18 +92,9 @@ Localizer::Features(const VideoSource& video,
                                  "the localization head reads",
                                  duration, window));
   }
-  std::string path = identity->path;
-  std::optional<TemporaryCopy> copy;
-  if (path.empty()) {
-    absl::StatusOr<TemporaryCopy> written =
-        TemporaryCopy::Write(video.content());
-    if (!written.ok()) return written.status();
-    copy.emplace(std::move(*written));
-    path = copy->path();
-  }
   model::InternVideoModel network = model.loaded.model;
   absl::StatusOr<model::WindowFeatures> features = model::ComputeWindowFeatures(
-      network, path, model::ModelClipOptions(network->config()),
+      network, **decoder, model::ModelClipOptions(network->config()),
       options_.feature_batch);
   if (!features.ok()) {
     return absl::Status(features.status().code(),

@@ -45,23 +45,31 @@ data::ClipLoaderOptions ModelClipOptions(
 absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
     InternVideoModel& model, const std::string& path,
     const data::ClipLoaderOptions& options, int batch_size) {
+  absl::StatusOr<std::unique_ptr<video::VideoDecoder>> decoder =
+      video::VideoDecoder::Open(path);
+  if (!decoder.ok()) return decoder.status();
+  absl::StatusOr<WindowFeatures> features =
+      ComputeWindowFeatures(model, **decoder, options, batch_size);
+  if (!features.ok() && absl::IsInvalidArgument(features.status())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", features.status().message()));
+  }
+  return features;
+}
+
+absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
+    InternVideoModel& model, video::VideoDecoder& decoder,
+    const data::ClipLoaderOptions& options, int batch_size) {
   const InternVideoConfig& config = model->config();
   if (!config.localization) {
     return absl::FailedPreconditionError("the model has no localization head");
   }
-  absl::StatusOr<std::unique_ptr<video::VideoDecoder>> decoder =
-      video::VideoDecoder::Open(path);
-  if (!decoder.ok()) return decoder.status();
   WindowFeatures result;
-  result.duration_s = (*decoder)->info().duration_s;
-  absl::StatusOr<std::vector<video::Window>> windows =
-      video::SlidingWindows((*decoder)->frame_times(), result.duration_s,
-                            config.localization->window_s,
-                            config.localization->stride_s, options.num_frames);
-  if (!windows.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": ", windows.status().message()));
-  }
+  result.duration_s = decoder.info().duration_s;
+  absl::StatusOr<std::vector<video::Window>> windows = video::SlidingWindows(
+      decoder.frame_times(), result.duration_s, config.localization->window_s,
+      config.localization->stride_s, options.num_frames);
+  if (!windows.ok()) return windows.status();
   // Windows overlap: each frame is decoded once, in order.
   std::vector<int64_t> frames;
   for (const video::Window& window : *windows) {
@@ -70,7 +78,7 @@ absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
   }
   std::sort(frames.begin(), frames.end());
   frames.erase(std::unique(frames.begin(), frames.end()), frames.end());
-  absl::StatusOr<torch::Tensor> decoded = (*decoder)->DecodeFrames(frames);
+  absl::StatusOr<torch::Tensor> decoded = decoder.DecodeFrames(frames);
   if (!decoded.ok()) return decoded.status();
   std::map<int64_t, int64_t> row;
   for (size_t i = 0; i < frames.size(); ++i) row[frames[i]] = i;

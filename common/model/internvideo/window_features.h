@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "common/data/clip_loader.h"
 #include "common/model/internvideo/internvideo_model.h"
+#include "common/video/decoder.h"
 
 namespace iv::model {
 
@@ -36,9 +37,16 @@ struct WindowFeatures {
   torch::Tensor features;  // float [windows, feature_dim]
 };
 
-// Runs without autograd. `options` gives frames per window, crop and
-// normalization (ModelClipOptions of the model).
-// Errors name the video (unreadable, or shorter than one window).
+// Runs without autograd over the video `decoder` was opened on (a file or
+// bytes in memory; each frame is decoded once). `options` gives frames per
+// window, crop and normalization (ModelClipOptions of the model). Errors:
+// the decoder's, or INVALID_ARGUMENT for a video shorter than one window;
+// the caller names the video.
+absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
+    InternVideoModel& model, video::VideoDecoder& decoder,
+    const data::ClipLoaderOptions& options, int batch_size = 16);
+
+// The same for the video file at `path`, its errors prefixed with the path.
 absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
     InternVideoModel& model, const std::string& path,
     const data::ClipLoaderOptions& options, int batch_size = 16);
