@@ -38,7 +38,7 @@ if [ ! -f untrimmed/test_untrimmed.jsonl ]; then
   say "rendering untrimmed videos"
   rm -rf untrimmed
   "$iv" synth --out untrimmed --seed 8 --size 64 --train 0 --val 0 --test 0 \
-    --untrimmed-train 100 --untrimmed-val 20 --untrimmed-test 30
+    --untrimmed-train 400 --untrimmed-val 40 --untrimmed-test 30
 fi
 if [ ! -f vocab/bpe_vocab.txt ]; then
   say "learning the tokenizer vocabulary"
@@ -48,6 +48,9 @@ fi
 vocab_size=$(($(grep -vc '^#' vocab/bpe_vocab.txt) + 514))
 
 # A stage's recipe: the model parts it needs, then its objective and data.
+# The caption decoder reads the multimodal encoder's tokens up to stage 3 and
+# CMA's coordinated tokens (a new decoder, trained in stage 4) after it.
+caption_decoder_features=FEATURE_SOURCE_MULTIMODAL_ENCODER
 recipe() {
   local stage=$1
   shift
@@ -62,7 +65,9 @@ recipe() {
     for part in "$@"; do cat "$recipes/$part.textproto"; done
     echo '}'
     cat "$recipes/$stage.textproto"
-  } | sed "s/@VOCAB_SIZE@/$vocab_size/" >"$stage.textproto"
+  } | sed -e "s/@VOCAB_SIZE@/$vocab_size/" \
+    -e "s/@CAPTION_DECODER_FEATURES@/$caption_decoder_features/" \
+    >"$stage.textproto"
 }
 # Trains a stage (resuming if interrupted) and points runs/STAGE/final at
 # its last checkpoint.
@@ -81,12 +86,9 @@ recipe 2_multimodal multimodal_encoder
 train 2_multimodal
 recipe 3_cma masked_encoder multimodal_encoder coordination
 train 3_cma
-# From stage 4 on, the caption decoder reads CMA's coordinated tokens (a new
-# decoder, trained in stage 4); stage 2's read the multimodal encoder's own.
+caption_decoder_features=FEATURE_SOURCE_CMA
 for stage in 4_captioning 5_localization 6_vqa; do
   recipe $stage masked_encoder multimodal_encoder coordination
-  sed -i 's/caption_decoder {/caption_decoder { video_features: FEATURE_SOURCE_CMA/' \
-    $stage.textproto
   train $stage
 done
 

@@ -88,7 +88,7 @@ TEST_F(QualityTest, TextToVideoRetrieval) {
 
 TEST_F(QualityTest, QuestionAnswering) {
   const nlohmann::json json = Eval("vqa", "clips/test.jsonl");
-  // 23 answers: guessing gets under 5%; the model measures 0.775 (its head
+  // 23 answers: guessing gets under 5%; the model measures 0.782 (its head
   // reads CMA's coordinated tokens; on the multimodal encoder's: 0.567).
   EXPECT_EQ(json.value("n", 0), 1200);
   EXPECT_GE(json.value("accuracy", 0.0), 0.70);
@@ -96,7 +96,7 @@ TEST_F(QualityTest, QuestionAnswering) {
 
 TEST_F(QualityTest, Captioning) {
   const nlohmann::json json = Eval("caption", "clips/test.jsonl");
-  // Measured BLEU-4 0.598, triples 0.48 (a decoder on the multimodal
+  // Measured BLEU-4 0.583, triples 0.427 (a decoder on the multimodal
   // encoder's tokens: 0.319 / 0.067; reading tokens it was not trained on:
   // 0.04 / 0.007).
   EXPECT_GE(json.value("bleu4", 0.0), 0.5);
@@ -107,9 +107,10 @@ TEST_F(QualityTest, TemporalLocalization) {
   const nlohmann::json json =
       Eval("localization", "videos/test_untrimmed.jsonl");
   EXPECT_EQ(json.value("n", 0), 30);
-  // Measured: mAP 0.828 / 0.684 / 0.353 at tIoU 0.3 / 0.5 / 0.7.
-  EXPECT_GE(json.value("map_0.5", 0.0), 0.55);
-  EXPECT_GE(json.value("map_mean", 0.0), 0.5);
+  // Measured: mAP 0.897 / 0.721 / 0.470 at tIoU 0.3 / 0.5 / 0.7 (the task
+  // services' target for mAP@0.5 is 0.70).
+  EXPECT_GE(json.value("map_0.5", 0.0), 0.70);
+  EXPECT_GE(json.value("map_mean", 0.0), 0.6);
 }
 
 }  // namespace
