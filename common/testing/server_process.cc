@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/process/command.h"
-#include "grpcpp/grpcpp.h"
+#include "common/serving/connection.h"
 #include "third_party/grpc_health/health.grpc.pb.h"
 
 namespace iv::test {
@@ -50,17 +50,17 @@ absl::StatusOr<ServerProcess> StartServerProcess(
 absl::Status WaitUntilServing(const ServerProcess& server,
                               absl::Duration timeout) {
   using grpc::health::v1::HealthCheckResponse;
-  auto health = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.port),
-                          grpc::InsecureChannelCredentials()));
+  absl::StatusOr<serving::Connection> connection =
+      serving::Connection::Open(absl::StrCat("127.0.0.1:", server.port), {});
+  if (!connection.ok()) return connection.status();
+  auto health = grpc::health::v1::Health::NewStub(connection->channel());
   const absl::Time deadline = absl::Now() + timeout;
   std::string last;
   while (absl::Now() < deadline) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     HealthCheckResponse response;
-    const grpc::Status status = health->Check(
-        &context, grpc::health::v1::HealthCheckRequest(), &response);
+    const grpc::Status status =
+        health->Check(connection->NewContext(absl::Seconds(5)).get(),
+                      grpc::health::v1::HealthCheckRequest(), &response);
     if (status.ok() && response.status() == HealthCheckResponse::SERVING) {
       return absl::OkStatus();
     }

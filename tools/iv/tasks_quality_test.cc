@@ -163,7 +163,6 @@ TEST_F(TasksQualityTest, RecognitionWithTheTrainedHeadAndZeroShot) {
 TEST_F(TasksQualityTest, QuestionAnswering) {
   serving::Connection connection = Connect(servers_->tasks);
   auto stub = v1::VQAService::NewStub(connection.channel());
-  int asked = 0, right = 0;
   // Per question template, by its first two words ("what color", "what
   // shape", "what does", "how many").
   std::map<std::string, std::pair<int, int>> by_kind;  // right, asked
@@ -176,12 +175,15 @@ TEST_F(TasksQualityTest, QuestionAnswering) {
       grpc::Status status = stub->AnswerQuestion(
           connection.NewContext(absl::Seconds(60)).get(), request, &response);
       ASSERT_TRUE(status.ok()) << status.error_message();
-      ++asked;
-      right += response.answer() == qa.a;
       std::pair<int, int>& kind = by_kind[QuestionKind(qa.q)];
       kind.first += response.answer() == qa.a;
       ++kind.second;
     }
+  }
+  int asked = 0, right = 0;
+  for (const auto& [kind, counts] : by_kind) {
+    right += counts.first;
+    asked += counts.second;
   }
   const double accuracy = static_cast<double>(right) / asked;
   Report("VQA accuracy", accuracy,
