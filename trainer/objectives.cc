@@ -1,9 +1,11 @@
 #include "trainer/objectives.h"
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "common/model/internvideo/window_features.h"
 #include "common/model/multimodal/contrastive_loss.h"
 #include "common/model/videomae/masking.h"
@@ -98,17 +100,71 @@ class MaskedVideoModeling : public Objective {
   std::optional<EvalTask> eval_task() const override { return std::nullopt; }
 };
 
+// The class id of `name` in `names`, or -1.
+int64_t IndexOf(const std::vector<std::string>& names,
+                const std::string& name) {
+  const auto it = std::find(names.begin(), names.end(), name);
+  return it == names.end() ? -1 : it - names.begin();
+}
+
+// Per clip of the training set: the attribute head's labels (color, shape,
+// count class), [clips, 3]; INVALID_ARGUMENT naming the first clip whose
+// attribute is not among the head's classes.
+absl::StatusOr<torch::Tensor> AttributeLabels(
+    const std::vector<data::TrimmedClip>& clips,
+    const model::AttributeConfig& head) {
+  torch::Tensor labels =
+      torch::empty({static_cast<int64_t>(clips.size()), 3}, torch::kInt64);
+  auto rows = labels.accessor<int64_t, 2>();
+  for (size_t i = 0; i < clips.size(); ++i) {
+    const data::TrimmedClip& clip = clips[i];
+    rows[i][0] = IndexOf(head.colors, clip.actor.color);
+    rows[i][1] = IndexOf(head.shapes, clip.actor.shape);
+    rows[i][2] = clip.num_objects - 1;
+    if (rows[i][0] < 0 || rows[i][1] < 0 || rows[i][2] < 0 ||
+        rows[i][2] >= head.max_objects) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "recipe.model.attribute_head: training clip ", clip.file, " (",
+          clip.actor.color, " ", clip.actor.shape, ", ", clip.num_objects,
+          " objects) is outside the head's colors, shapes or max_objects"));
+    }
+  }
+  return labels;
+}
+
 class Recognition : public Objective {
  public:
-  explicit Recognition(double smoothing) : smoothing_(smoothing) {}
+  // `attribute_labels`: AttributeLabels of the training set when the
+  // attribute losses count (`attribute_weight` > 0).
+  Recognition(double smoothing, double attribute_weight,
+              torch::Tensor attribute_labels)
+      : smoothing_(smoothing),
+        attribute_weight_(attribute_weight),
+        attribute_labels_(std::move(attribute_labels)) {}
   std::vector<ModelPart> TrainedParts() const override {
+    if (attribute_weight_ > 0) {
+      return {internvideo::v1::MODEL_PART_MASKED_ENCODER,
+              internvideo::v1::MODEL_PART_ATTRIBUTE_HEAD};
+    }
     return {internvideo::v1::MODEL_PART_MASKED_ENCODER};
   }
   torch::Tensor Loss(model::InternVideoModel& model,
                      const data::ClipBatch& batch,
                      const StepContext&) override {
-    return CrossEntropy(model->masked_encoder()->forward(batch.video).logits,
-                        batch.labels, smoothing_);
+    const model::VideoMaeOutput out =
+        model->masked_encoder()->forward(batch.video);
+    torch::Tensor loss = CrossEntropy(out.logits, batch.labels, smoothing_);
+    if (attribute_weight_ > 0) {
+      const torch::Tensor labels = attribute_labels_.index_select(
+          0, torch::tensor(batch.sample_ids, torch::kInt64));
+      const model::AttributeLogits logits =
+          model->attribute_head()->forward(out.features);
+      loss = loss + attribute_weight_ *
+                        (CrossEntropy(logits.color, labels.select(1, 0), 0) +
+                         CrossEntropy(logits.shape, labels.select(1, 1), 0) +
+                         CrossEntropy(logits.count, labels.select(1, 2), 0));
+    }
+    return loss;
   }
   std::optional<EvalTask> eval_task() const override {
     return EvalTask::kRecognition;
@@ -116,6 +172,8 @@ class Recognition : public Objective {
 
  private:
   double smoothing_;
+  double attribute_weight_;
+  torch::Tensor attribute_labels_;
 };
 
 class Cma : public Objective {
@@ -472,9 +530,19 @@ absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
   switch (recipe.objective_case()) {
     case TrainingRecipe::kMaskedVideoModeling:
       return std::make_unique<MaskedVideoModeling>();
-    case TrainingRecipe::kRecognition:
+    case TrainingRecipe::kRecognition: {
+      const double attribute_weight = recipe.recognition().attribute_weight();
+      torch::Tensor attribute_labels;
+      if (attribute_weight > 0) {  // ValidateRecipe checked the head
+        absl::StatusOr<torch::Tensor> labels =
+            AttributeLabels(*clips, *config.attributes);
+        if (!labels.ok()) return labels.status();
+        attribute_labels = *std::move(labels);
+      }
       return std::make_unique<Recognition>(
-          recipe.recognition().label_smoothing());
+          recipe.recognition().label_smoothing(), attribute_weight,
+          std::move(attribute_labels));
+    }
     case TrainingRecipe::kCma: {
       const auto& objective = recipe.cma();
       // ValidateRecipe checked the weight against the projection.

@@ -86,6 +86,13 @@ absl::Status CheckObjective(const TrainingRecipe& recipe,
                        "recognition needs classes (class_names or "
                        "masked_encoder.num_classes)");
       }
+      if (recipe.recognition().attribute_weight() < 0) {
+        return Invalid("recognition.attribute_weight", "must be >= 0");
+      }
+      if (recipe.recognition().attribute_weight() > 0 && !model.attributes) {
+        return Invalid("recognition.attribute_weight",
+                       "needs model.attribute_head (the attribute classes)");
+      }
       return CheckSmoothing(recipe.recognition().label_smoothing(),
                             "recognition.label_smoothing");
     case TrainingRecipe::kMultimodalPretraining: {

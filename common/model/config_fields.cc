@@ -58,4 +58,27 @@ absl::StatusOr<int64_t> ResolveNumClasses(absl::string_view section,
   return num_classes > 0 ? num_classes : num_class_names;
 }
 
+absl::StatusOr<std::vector<int64_t>> ResolveConvStemChannels(
+    absl::string_view section, absl::string_view field,
+    absl::Span<const int32_t> channels, int64_t patch_size) {
+  if (channels.empty()) return std::vector<int64_t>();
+  if (patch_size <= 0 || (patch_size & (patch_size - 1)) != 0 ||
+      int64_t{1} << channels.size() != patch_size) {
+    return InvalidField(
+        section, field,
+        absl::StrCat(
+            channels.size(), " layers halve a frame to a grid of ", patch_size,
+            "-pixel patches only if 2^layers = ", "patch_size ", patch_size));
+  }
+  std::vector<int64_t> resolved;
+  for (const int32_t c : channels) {
+    if (c <= 0 || c % 4 != 0) {
+      return InvalidField(section, field,
+                          absl::StrCat(c, " is not a positive multiple of 4"));
+    }
+    resolved.push_back(c);
+  }
+  return resolved;
+}
+
 }  // namespace iv::model

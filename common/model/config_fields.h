@@ -5,6 +5,7 @@
 #define COMMON_MODEL_CONFIG_FIELDS_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,6 +46,13 @@ absl::Status CheckDivisible(absl::string_view section, absl::string_view field,
 absl::StatusOr<int64_t> ResolveNumClasses(absl::string_view section,
                                           int64_t num_classes,
                                           int64_t num_class_names);
+
+// The channels of a convolutional stem (common/model/conv_stem.h) that must
+// halve frames to `patch_size`-pixel patches: 2^layers = patch_size, each
+// a positive multiple of 4 (GroupNorm's groups). Empty (no stem) is fine.
+absl::StatusOr<std::vector<int64_t>> ResolveConvStemChannels(
+    absl::string_view section, absl::string_view field,
+    absl::Span<const int32_t> channels, int64_t patch_size);
 
 }  // namespace iv::model
 

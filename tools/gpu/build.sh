@@ -58,7 +58,7 @@ for dir in common/model/videomae common/model/multimodal common/model/cma; do
     esac
   done
 done
-sources+=(common/video/transforms.cc tools/bench/encoder_benchmark.cc)
+sources+=(common/model/conv_stem.cc common/video/transforms.cc tools/bench/encoder_benchmark.cc)
 
 mkdir -p "$BUILD_DIR/obj"
 export CXX=${CXX:-g++}

@@ -87,6 +87,16 @@ absl::Status ResolveHeads(InternVideoConfig& config) {
     if (!head.ok()) return head.status();
     config.vqa = *head;
   }
+  if (proto.has_attribute_head()) {
+    if (!config.masked_encoder) {
+      return absl::InvalidArgumentError(
+          "attribute_head: needs masked_encoder (it reads its features)");
+    }
+    absl::StatusOr<AttributeConfig> head = ResolveAttributeConfig(
+        proto.attribute_head(), config.masked_encoder->embed_dim);
+    if (!head.ok()) return head.status();
+    config.attributes = *head;
+  }
   return absl::OkStatus();
 }
 
@@ -181,6 +191,10 @@ InternVideoModelImpl::InternVideoModelImpl(const InternVideoConfig& config)
         "localization_head", LocalizationHead(*config.localization));
   }
   if (config.vqa) vqa_head_ = register_module("vqa_head", VqaHead(*config.vqa));
+  if (config.attributes) {
+    attribute_head_ =
+        register_module("attribute_head", AttributeHead(*config.attributes));
+  }
 }
 
 torch::Tensor InternVideoModelImpl::ClipFeatures(
@@ -278,6 +292,8 @@ std::string InternVideoModelImpl::PartPrefix(ModelPart part) {
       return "localization_head.";
     case internvideo::v1::MODEL_PART_VQA_HEAD:
       return "vqa_head.";
+    case internvideo::v1::MODEL_PART_ATTRIBUTE_HEAD:
+      return "attribute_head.";
     default:
       return "";
   }

@@ -13,6 +13,7 @@
 //   cma.                 cross-model attention
 //   localization_head.   the temporal localization head (localization_head.h)
 //   vqa_head.            the question answering head (vqa_head.h)
+//   attribute_head.      the scene-attribute head (attribute_head.h)
 #ifndef COMMON_MODEL_INTERNVIDEO_INTERNVIDEO_MODEL_H_
 #define COMMON_MODEL_INTERNVIDEO_INTERNVIDEO_MODEL_H_
 
@@ -24,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "common/model/cma/cma.h"
 #include "common/model/cma/config.h"
+#include "common/model/internvideo/attribute_head.h"
 #include "common/model/internvideo/localization_head.h"
 #include "common/model/internvideo/vqa_head.h"
 #include "common/model/multimodal/caption_decoder.h"
@@ -49,6 +51,7 @@ struct InternVideoConfig {
   std::optional<CmaConfig> cma;
   std::optional<LocalizationConfig> localization;
   std::optional<VqaConfig> vqa;
+  std::optional<AttributeConfig> attributes;
   // What the caption decoder reads (resolved; with a caption decoder) and
   // that source's token width.
   internvideo::v1::FeatureSource caption_features =
@@ -88,6 +91,7 @@ class InternVideoModelImpl : public torch::nn::Module {
   CrossModelAttention& cma() { return cma_; }
   LocalizationHead& localization_head() { return localization_head_; }
   VqaHead& vqa_head() { return vqa_head_; }
+  AttributeHead& attribute_head() { return attribute_head_; }
 
   // Action logits of the model's best recognizer: CMA when it has one
   // (fed by both encoders), else the masked encoder's head.
@@ -148,6 +152,7 @@ class InternVideoModelImpl : public torch::nn::Module {
   CrossModelAttention cma_{nullptr};
   LocalizationHead localization_head_{nullptr};
   VqaHead vqa_head_{nullptr};
+  AttributeHead attribute_head_{nullptr};
 };
 TORCH_MODULE(InternVideoModel);
 

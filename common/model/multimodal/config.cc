@@ -64,30 +64,6 @@ absl::Status ResolveDimensions(
   return absl::OkStatus();
 }
 
-// One stride-2 layer per halving of the patch, GroupNorm's 4 groups.
-absl::Status ResolveConvStem(const MultimodalVisionConfig& vision,
-                             ClipVisionOptions& out) {
-  if (vision.conv_stem_channels().empty()) return absl::OkStatus();
-  const int64_t patch = out.patch_size;
-  if (patch <= 0 || (patch & (patch - 1)) != 0 ||
-      int64_t{1} << vision.conv_stem_channels_size() != patch) {
-    return InvalidField(
-        kSection, "vision.conv_stem_channels",
-        absl::StrCat(vision.conv_stem_channels_size(),
-                     " layers halve a frame to a grid of ", patch,
-                     "-pixel patches only if 2^layers = patch_size ", patch));
-  }
-  for (const int32_t channels : vision.conv_stem_channels()) {
-    if (channels <= 0 || channels % 4 != 0) {
-      return InvalidField(
-          kSection, "vision.conv_stem_channels",
-          absl::StrCat(channels, " is not a positive multiple of 4"));
-    }
-    out.conv_stem_channels.push_back(channels);
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ResolveVision(const MultimodalEncoderConfig& proto,
                            const Preset* preset, MultimodalConfig& config) {
   const auto& vision = proto.vision();
@@ -125,7 +101,11 @@ absl::Status ResolveVision(const MultimodalEncoderConfig& proto,
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ResolveConvStem(vision, out); !s.ok()) return s;
+  absl::StatusOr<std::vector<int64_t>> stem =
+      ResolveConvStemChannels(kSection, "vision.conv_stem_channels",
+                              vision.conv_stem_channels(), out.patch_size);
+  if (!stem.ok()) return stem.status();
+  out.conv_stem_channels = *std::move(stem);
   return CheckDivisible(kSection, "vision.input_resolution",
                         out.input_resolution, out.patch_size,
                         absl::StrCat("patch_size ", out.patch_size));

@@ -15,7 +15,7 @@
 #include <torch/torch.h>
 
 #include "common/model/multimodal/config_types.h"
-#include "common/model/multimodal/conv_stem.h"
+#include "common/model/conv_stem.h"
 #include "common/model/multimodal/global_transformer.h"
 #include "common/model/multimodal/layer_norm.h"
 

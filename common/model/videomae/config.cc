@@ -127,9 +127,18 @@ absl::Status ResolveShape(const MaskedVideoEncoderConfig& proto,
       !s.ok()) {
     return s;
   }
-  return CheckDivisible(kSection, "num_frames", config.num_frames,
-                        config.tubelet_size,
-                        absl::StrCat("tubelet_size ", config.tubelet_size));
+  if (absl::Status s = CheckDivisible(
+          kSection, "num_frames", config.num_frames, config.tubelet_size,
+          absl::StrCat("tubelet_size ", config.tubelet_size));
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::vector<int64_t>> stem =
+      ResolveConvStemChannels(kSection, "conv_stem_channels",
+                              proto.conv_stem_channels(), config.patch_size);
+  if (!stem.ok()) return stem.status();
+  config.conv_stem_channels = *std::move(stem);
+  return absl::OkStatus();
 }
 
 absl::Status ResolveBlocks(const MaskedVideoEncoderConfig& proto,

@@ -103,6 +103,17 @@ TEST(ConfigTest, ErrorsNameTheField) {
             "masked_encoder.img_size: 100 is not divisible by patch_size 16");
   EXPECT_EQ(ErrorOf("preset: 'tiny' num_frames: 5"),
             "masked_encoder.num_frames: 5 is not divisible by tubelet_size 2");
+  EXPECT_EQ(ErrorOf("preset: 'tiny' conv_stem_channels: [ 16, 32, 64 ]"),
+            "masked_encoder.conv_stem_channels: 3 layers halve a frame to a "
+            "grid of 16-pixel patches only if 2^layers = patch_size 16");
+  EXPECT_EQ(ErrorOf("preset: 'tiny' patch_size: 4 img_size: 64 "
+                    "conv_stem_channels: [ 16, 30 ]"),
+            "masked_encoder.conv_stem_channels: 30 is not a positive "
+            "multiple of 4");
+  EXPECT_EQ(Resolve("preset: 'tiny' patch_size: 8 img_size: 64 "
+                    "conv_stem_channels: [ 16, 32, 64 ]")
+                ->conv_stem_channels,
+            (std::vector<int64_t>{16, 32, 64}));
   EXPECT_EQ(ErrorOf("preset: 'tiny' depth: -1"),
             "masked_encoder.depth: -1 is negative");
   EXPECT_EQ(ErrorOf("preset: 'tiny' drop_path_rate: 1"),

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "common/video/transforms.h"
 
@@ -48,6 +49,9 @@ struct VideoMaeConfig {
   double drop_path_rate = 0.0;
   // How input pixels were normalized; the pretraining loss undoes it.
   video::Normalization normalization = video::kImageNetNormalization;
+  // The output channels of a convolutional stem in place of the linear
+  // patch embedding (common/model/conv_stem.h); empty = none.
+  std::vector<int64_t> conv_stem_channels;
   // Present only for masked video modeling (pretraining).
   std::optional<PretrainDecoderConfig> decoder;
 };

@@ -3,13 +3,20 @@
 namespace iv::model {
 
 PatchEmbedImpl::PatchEmbedImpl(int64_t embed_dim, int64_t patch_size,
-                               int64_t tubelet_size, const TokenGrid& trained)
+                               int64_t tubelet_size, const TokenGrid& trained,
+                               const std::vector<int64_t>& conv_stem_channels)
     : patch_size_(patch_size), tubelet_size_(tubelet_size), trained_(trained) {
-  const std::vector<int64_t> tubelet = {tubelet_size, patch_size, patch_size};
+  std::vector<int64_t> tubelet = {tubelet_size, patch_size, patch_size};
+  int64_t in_channels = 3;
+  if (!conv_stem_channels.empty()) {
+    stem_ = register_module("stem", ConvStem(conv_stem_channels, embed_dim));
+    tubelet = {tubelet_size, 1, 1};  // the stem made the patches
+    in_channels = embed_dim;
+  }
   proj_ = register_module(
-      "proj",
-      torch::nn::Conv3d(
-          torch::nn::Conv3dOptions(3, embed_dim, tubelet).stride(tubelet)));
+      "proj", torch::nn::Conv3d(
+                  torch::nn::Conv3dOptions(in_channels, embed_dim, tubelet)
+                      .stride(tubelet)));
 }
 
 TokenGrid PatchEmbedImpl::Grid(const torch::Tensor& video) const {
@@ -28,7 +35,7 @@ TokenGrid PatchEmbedImpl::Grid(const torch::Tensor& video) const {
 
 torch::Tensor PatchEmbedImpl::forward(const torch::Tensor& video) {
   Grid(video);  // the convolution would silently drop partial tubelets
-  return proj_(video).flatten(2).transpose(1, 2);
+  return proj_(stem_ ? stem_(video) : video).flatten(2).transpose(1, 2);
 }
 
 }  // namespace iv::model

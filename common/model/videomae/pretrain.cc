@@ -37,8 +37,9 @@ torch::Tensor Select(const torch::Tensor& tokens, const torch::Tensor& mask) {
 
 PretrainEncoderImpl::PretrainEncoderImpl(const VideoMaeConfig& config) {
   patch_embed_ = register_module(
-      "patch_embed", PatchEmbed(config.embed_dim, config.patch_size,
-                                config.tubelet_size, TrainedGrid(config)));
+      "patch_embed",
+      PatchEmbed(config.embed_dim, config.patch_size, config.tubelet_size,
+                 TrainedGrid(config), config.conv_stem_channels));
   blocks_ = register_module(
       "blocks", MakeBlocks(BlocksOf(config, config.embed_dim, config.num_heads),
                            config.depth, config.drop_path_rate));

@@ -60,18 +60,24 @@ class VideoMaeTest : public testing::Test {
     ASSERT_TRUE(loaded.ok()) << loaded.status();
   }
 
+  // The finetuning model of case `name` with its weights, run in eval mode
+  // on the case's video.
+  VideoMaeOutput RunFinetuneCase(const std::string& name) {
+    LoadCase(name);
+    VisionTransformer model(config_);
+    LoadWeights(*model);
+    model->eval();
+    torch::NoGradGuard no_grad;
+    return model(ExpectedTensor(io_, "video"));
+  }
+
   TensorFile io_;
   TensorFile weights_;
   VideoMaeConfig config_;
 };
 
 TEST_F(VideoMaeTest, FinetuneModelMatchesReference) {
-  LoadCase("finetune");
-  VisionTransformer model(config_);
-  LoadWeights(*model);
-  model->eval();
-  torch::InferenceMode inference;
-  const VideoMaeOutput out = model(ExpectedTensor(io_, "video"));
+  const VideoMaeOutput out = RunFinetuneCase("finetune");
   EXPECT_LE(ReferenceError(io_, "features", out.features), kTolerance);
   EXPECT_LE(ReferenceError(io_, "logits", out.logits), kTolerance);
 }
@@ -80,14 +86,18 @@ TEST_F(VideoMaeTest, OtherBranchesAndSizesMatchReference) {
   // No q/v bias, no layer scale, final norm + first token, no head, and a
   // 6-frame 48x32 input unlike the configured 4 frames of 32x32 (the
   // position table resized).
-  LoadCase("finetune_other_sizes");
-  VisionTransformer model(config_);
-  LoadWeights(*model);
-  model->eval();
-  torch::InferenceMode inference;
-  const VideoMaeOutput out = model(ExpectedTensor(io_, "video"));
+  const VideoMaeOutput out = RunFinetuneCase("finetune_other_sizes");
   EXPECT_LE(ReferenceError(io_, "features", out.features), kTolerance);
   EXPECT_FALSE(out.logits.defined());
+}
+
+TEST_F(VideoMaeTest, ConvStemModelMatchesReference) {
+  // patch_embed.stem (conv_stem.h) makes 4-pixel patches of every frame and
+  // patch_embed.proj joins each 2-frame tubelet.
+  const VideoMaeOutput out = RunFinetuneCase("finetune_conv_stem");
+  EXPECT_EQ(config_.conv_stem_channels, (std::vector<int64_t>{8, 12}));
+  EXPECT_LE(ReferenceError(io_, "features", out.features), kTolerance);
+  EXPECT_LE(ReferenceError(io_, "logits", out.logits), kTolerance);
 }
 
 TEST_F(VideoMaeTest, PretrainEncoderTokensMatchReference) {

@@ -42,8 +42,9 @@ VisionTransformerImpl::VisionTransformerImpl(const VideoMaeConfig& config)
     : config_(config) {
   const int64_t dim = config.embed_dim;
   patch_embed_ = register_module(
-      "patch_embed", PatchEmbed(dim, config.patch_size, config.tubelet_size,
-                                TrainedGrid(config)));
+      "patch_embed",
+      PatchEmbed(dim, config.patch_size, config.tubelet_size,
+                 TrainedGrid(config), config.conv_stem_channels));
   blocks_ = register_module(
       "blocks", MakeBlocks(EncoderBlockOptions(config), config.depth,
                            config.drop_path_rate));

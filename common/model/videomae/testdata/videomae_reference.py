@@ -107,9 +107,25 @@ def position_table(c, grid, dim):
     return pos[0]
 
 
+def conv_stem(video, p, name, channels):
+    # This project's option for small models: per frame, (3x3 stride-2 conv,
+    # GroupNorm of 4 groups, GELU) per layer, then a 1x1 conv to the width;
+    # [N, C, T, H, W] -> [N, width, T, H / 2^layers, W / 2^layers].
+    n, c, t, h, w = video.shape
+    x = video.transpose(1, 2).reshape(n * t, c, h, w)
+    for i in range(len(channels)):
+        x = F.conv2d(x, p[f"{name}.convs.{i}.weight"], stride=2, padding=1)
+        x = F.gelu(F.group_norm(x, 4, p[f"{name}.norms.{i}.weight"],
+                                p[f"{name}.norms.{i}.bias"], eps=1e-5))
+    x = F.conv2d(x, p[name + ".proj.weight"])
+    return x.reshape(n, t, *x.shape[1:]).transpose(1, 2)
+
+
 def embed(video, p, name, c):
     w = p[name + ".proj.weight"]
     tubelet, patch = c["tubelet"], c["patch"]
+    if c.get("stem"):  # the stem makes the patches; proj joins the tubelet
+        video, patch = conv_stem(video, p, name + ".stem", c["stem"]), 1
     x = F.conv3d(video, w, p[name + ".proj.bias"], stride=(tubelet, patch, patch))
     grid = x.shape[2:]
     x = x.flatten(2).transpose(1, 2)
@@ -229,6 +245,16 @@ def encoder_shapes(prefix, c):
     d, t, pt = c["dim"], c["tubelet"], c["patch"]
     shapes = {prefix + "patch_embed.proj.weight": [d, 3, t, pt, pt],
               prefix + "patch_embed.proj.bias": [d]}
+    if c.get("stem"):
+        shapes[prefix + "patch_embed.proj.weight"] = [d, d, t, 1, 1]
+        previous = 3
+        for i, channels in enumerate(c["stem"]):
+            stem = prefix + "patch_embed.stem."
+            shapes[stem + f"convs.{i}.weight"] = [channels, previous, 3, 3]
+            shapes[stem + f"norms.{i}.weight"] = [channels]
+            shapes[stem + f"norms.{i}.bias"] = [channels]
+            previous = channels
+        shapes[prefix + "patch_embed.stem.proj.weight"] = [d, previous, 1, 1]
     shapes.update(block_shapes(prefix + "blocks", d, c["depth"], c["qkv_bias"],
                                c["layer_scale"]))
     return shapes
@@ -241,6 +267,7 @@ def text_config(c):
               "qkv_bias: %s" % str(c["qkv_bias"]).lower(),
               "init_values: %g" % (0.5 if c["layer_scale"] else 0)]
     fields += ["%s: %d" % (k, c[k]) for k in ("img_size", "num_frames") if k in c]
+    fields += ["conv_stem_channels: %d" % k for k in c.get("stem", [])]
     if "classes" in c:
         fields += ["num_classes: %d" % c["classes"],
                    "use_mean_pooling: %s" % str(c["mean_pooling"]).lower()]
@@ -351,6 +378,13 @@ def main(out):
                        layer_scale=False, classes=0, mean_pooling=False,
                        img_size=32, num_frames=4),
                   (1, 3, 6, 48, 32), seed=2)
+    # A convolutional stem of 2 layers (4-pixel patches) in place of the
+    # linear patch embedding, tubelets of 2 frames.
+    finetune_case(out, "finetune_conv_stem",
+                  dict(base, patch=4, dim=32, qkv_bias=True, layer_scale=False,
+                       classes=3, mean_pooling=True, img_size=16,
+                       num_frames=4, stem=[8, 12]),
+                  (2, 3, 4, 16, 16), seed=4)
     # Pretraining with 8x8 patches: 2 x 4 x 4 tokens, 12 of 16 per slice
     # masked; trained at 8 frames of 24x24, so the 4x3x3 position table is
     # resized (encoder and decoder alike).

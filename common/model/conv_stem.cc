@@ -1,4 +1,4 @@
-#include "common/model/multimodal/conv_stem.h"
+#include "common/model/conv_stem.h"
 
 namespace iv::model {
 
