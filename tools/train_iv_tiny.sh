@@ -80,7 +80,7 @@ train() {
   ln -sfn "$(realpath "$last")" "runs/$stage/final"
 }
 
-recipe 1_recognition masked_encoder
+recipe 1_recognition masked_encoder attribute_head
 train 1_recognition
 recipe 2_multimodal multimodal_encoder
 train 2_multimodal
