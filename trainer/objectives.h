@@ -7,7 +7,9 @@
 //                          summed heads of cross-model attention, plus
 //                          InfoNCE of its projected class feature against
 //                          the captions when it has a video projection
-//   recognition            cross-entropy of the masked encoder's head
+//   recognition            cross-entropy of the masked encoder's head, plus
+//                          (attribute_weight) those of the scene-attribute
+//                          head: the actor's color, shape, object count
 //   captioning             the caption decoder alone, teacher forced
 //   localization           the localization head alone on each untrimmed
 //                          video's window features (frozen extractor,
