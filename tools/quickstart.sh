@@ -126,9 +126,14 @@ printf '$ iv recognize %s --top-k 3\n' "$clip"
 printf '\n$ iv recognize %s --zero-shot "moves left,moves right,moves up,moves down,grows,shrinks"\n' "$clip"
 "$iv" recognize "$clip" --server "$tasks" \
   --zero-shot "moves left,moves right,moves up,moves down,grows,shrinks"
-printf '\n$ iv ask %s "what color is the shape that moves"\n' "$clip"
-"$iv" ask "$clip" "what color is the shape that moves" --server "$tasks" \
-  --top-k 3
+# The clip's first manifest question (SynthWorld's "what color is the
+# <shape> that <phrase>") and its true answer.
+qa=$(grep -F "\"clips/$(basename "$clip")\"" "$out/library/test.jsonl" |
+  sed -E 's/.*"questions":\[\{"q":"([^"]*)","a":"([^"]*)".*/\1|\2/')
+question=${qa%%|*}
+printf '\n$ iv ask %s "%s"\n' "$clip" "$question"
+"$iv" ask "$clip" "$question" --server "$tasks" --top-k 3
+echo "(true answer: ${qa##*|})"
 printf '\n$ iv caption %s --beam 3\n' "$clip"
 "$iv" caption "$clip" --server "$captioner" --beam 3
 printf '\n$ iv localize %s --threshold 0.3\n' "${untrimmed[0]}"
