@@ -68,7 +68,7 @@ absl::StatusOr<std::vector<int64_t>> ResolveConvStemChannels(
         section, field,
         absl::StrCat(
             channels.size(), " layers halve a frame to a grid of ", patch_size,
-            "-pixel patches only if 2^layers = ", "patch_size ", patch_size));
+            "-pixel patches only if 2^layers = patch_size ", patch_size));
   }
   std::vector<int64_t> resolved;
   for (const int32_t c : channels) {

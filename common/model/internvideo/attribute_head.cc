@@ -1,21 +1,26 @@
 #include "common/model/internvideo/attribute_head.h"
 
-#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/model/config_fields.h"
 
 namespace iv::model {
+namespace {
+
+constexpr char kSection[] = "attribute_head";
+
+}  // namespace
 
 absl::StatusOr<AttributeConfig> ResolveAttributeConfig(
     const internvideo::v1::AttributeHeadConfig& proto, int64_t input_dim) {
   if (proto.colors().empty()) {
-    return absl::InvalidArgumentError("attribute_head.colors: required");
+    return InvalidField(kSection, "colors", "required");
   }
   if (proto.shapes().empty()) {
-    return absl::InvalidArgumentError("attribute_head.shapes: required");
+    return InvalidField(kSection, "shapes", "required");
   }
   if (proto.max_objects() <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "attribute_head.max_objects: ", proto.max_objects(), " is not > 0"));
+    return InvalidField(kSection, "max_objects",
+                        absl::StrCat(proto.max_objects(), " is not > 0"));
   }
   AttributeConfig config;
   config.input_dim = input_dim;
