@@ -1,6 +1,7 @@
 #include "common/safetensors/safetensors.h"
 
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -148,12 +149,26 @@ absl::StatusOr<TensorFile> ReadSafetensors(const std::string& path) {
         NameToDtype(t["dtype"].get<std::string>());
     if (!dtype.ok()) return corrupt(std::string(dtype.status().message()));
     Entry entry{it.key(), *dtype, {}, 0, 0};
+    // Checked like the reference reader (checked_mul): a wrapped product
+    // would pass the byte-range check below and then allocate the shape.
     uint64_t elements = 1;
     for (const nlohmann::json& d : t["shape"]) {
       if (!d.is_number_unsigned())
         return corrupt("a shape entry is not a size");
-      entry.shape.push_back(d.get<int64_t>());
-      elements *= d.get<uint64_t>();
+      const uint64_t size = d.get<uint64_t>();
+      if (size > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
+          __builtin_mul_overflow(elements, size, &elements)) {
+        return corrupt(absl::StrCat("tensor '", entry.name, "' has shape ",
+                                    t["shape"].dump(),
+                                    " whose element count overflows 64 bits"));
+      }
+      entry.shape.push_back(static_cast<int64_t>(size));
+    }
+    uint64_t bytes = 0;
+    if (__builtin_mul_overflow(elements, c10::elementSize(*dtype), &bytes)) {
+      return corrupt(absl::StrCat("tensor '", entry.name, "' has shape ",
+                                  t["shape"].dump(),
+                                  " whose byte size overflows 64 bits"));
     }
     if (!t["data_offsets"][0].is_number_unsigned() ||
         !t["data_offsets"][1].is_number_unsigned()) {
@@ -162,7 +177,7 @@ absl::StatusOr<TensorFile> ReadSafetensors(const std::string& path) {
     entry.begin = t["data_offsets"][0].get<uint64_t>();
     entry.end = t["data_offsets"][1].get<uint64_t>();
     if (entry.begin > entry.end || entry.end > data_size ||
-        entry.end - entry.begin != elements * c10::elementSize(*dtype)) {
+        entry.end - entry.begin != bytes) {
       return corrupt(absl::StrCat("tensor '", entry.name, "' claims bytes [",
                                   entry.begin, ", ", entry.end, ") of ",
                                   data_size,

@@ -158,6 +158,43 @@ TEST(SafetensorsTest, CorruptFilesAreDataLossNotCrashes) {
             absl::StatusCode::kNotFound);
 }
 
+// Shapes whose element or byte count wraps around 64 bits used to pass the
+// byte-range check (a wrapped product can equal the claimed range) and then
+// reach torch::empty: a thrown c10::Error or a huge allocation.
+TEST(SafetensorsTest, OverflowingShapesAreDataLossBeforeAnyAllocation) {
+  struct Case {
+    std::string shape, dtype, offsets, why;
+  };
+  const std::vector<Case> cases = {
+      {"[18446744073709551615,0]", "F32", "[0,0]", "element count"},
+      {"[4294967296,4294967296]", "F32", "[0,0]", "element count"},
+      {"[65536,65536,65536,65536,2]", "U8", "[0,0]", "element count"},
+      {"[4611686018427387904]", "F32", "[0,0]", "byte size"},
+      {"[1000000000]", "F32", "[0,4000000000]", "claims bytes"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = TempPath("overflow.safetensors");
+    WriteBytes(path, Header(absl::StrCat(
+                         R"({"x":{"dtype":")", c.dtype, R"(","shape":)",
+                         c.shape, R"(,"data_offsets":)", c.offsets, "}}")) +
+                         std::string(8, '\0'));
+    absl::StatusOr<TensorFile> file = ReadSafetensors(path);
+    EXPECT_EQ(file.status().code(), absl::StatusCode::kDataLoss)
+        << c.shape << ": " << file.status();
+    EXPECT_NE(file.status().message().find(c.why), std::string::npos)
+        << c.shape << ": " << file.status();
+    EXPECT_NE(file.status().message().find("tensor 'x'"), std::string::npos)
+        << c.shape << ": " << file.status();
+  }
+  // A zero-size tensor with ordinary sizes is still fine.
+  const std::string path = TempPath("zero.safetensors");
+  WriteBytes(path, Header(R"({"x":{"dtype":"F32","shape":[1024,0],)"
+                          R"("data_offsets":[0,0]}})"));
+  absl::StatusOr<TensorFile> zero = ReadSafetensors(path);
+  ASSERT_TRUE(zero.ok()) << zero.status();
+  EXPECT_EQ(zero->Find("x")->sizes(), torch::IntArrayRef({1024, 0}));
+}
+
 TEST(SafetensorsTest, BadWritesFailCleanly) {
   TensorFile repeated;
   repeated.tensors = {{"x", torch::ones({1})}, {"x", torch::ones({1})}};
