@@ -2,6 +2,9 @@
 
 #include <grpc/byte_buffer.h>
 #include <grpcpp/impl/rpc_service_method.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
+#include <grpcpp/impl/server_initializer.h>
 #include <grpcpp/support/method_handler.h>
 
 #include <chrono>
@@ -19,25 +22,43 @@ using grpc::internal::MethodHandler;
 using grpc::internal::RpcMethod;
 using grpc::internal::RpcServiceMethod;
 
-// grpc::Service keeps its methods in a private member with no accessor. An
-// explicit template instantiation may name a private member (access checks do
-// not apply there, [temp.explicit]), which lets the guard swap handlers
-// without copying or patching gRPC.
-using MethodList = std::vector<std::unique_ptr<RpcServiceMethod>>;
-MethodList grpc::Service::*ServiceMethodsMember();
-
-template <MethodList grpc::Service::*kMember>
-struct ServiceMethodsAccess {
-  friend MethodList grpc::Service::*ServiceMethodsMember() { return kMember; }
+// grpc::Service keeps its methods, RpcServiceMethod its handler and
+// ServerInitializer the services that builder plugins registered in private
+// members with no accessor. An explicit template instantiation may name a
+// private member (access checks do not apply there, [temp.explicit]); the
+// friend function it defines hands the member pointer out. This lets the
+// guard swap handlers without copying or patching gRPC.
+template <typename Tag, typename Tag::Type kMember>
+struct PrivateMember {
+  friend typename Tag::Type Get(Tag) { return kMember; }
 };
-template struct ServiceMethodsAccess<&grpc::Service::methods_>;
+
+struct MethodsOf {
+  using Type = std::vector<std::unique_ptr<RpcServiceMethod>> grpc::Service::*;
+  friend Type Get(MethodsOf);
+};
+template struct PrivateMember<MethodsOf, &grpc::Service::methods_>;
+
+struct HandlerOf {
+  using Type = std::unique_ptr<MethodHandler> RpcServiceMethod::*;
+  friend Type Get(HandlerOf);
+};
+template struct PrivateMember<HandlerOf, &RpcServiceMethod::handler_>;
+
+struct PluginServicesOf {
+  using Type =
+      std::vector<std::shared_ptr<grpc::Service>> grpc::ServerInitializer::*;
+  friend Type Get(PluginServicesOf);
+};
+template struct PrivateMember<PluginServicesOf,
+                              &grpc::ServerInitializer::default_services_>;
 
 }  // namespace
 
 // The methods of `service`, in the order its generated code declared them.
 std::vector<std::unique_ptr<RpcServiceMethod>>& ServiceMethods(
     grpc::Service* service) {
-  return service->*ServiceMethodsMember();
+  return service->*Get(MethodsOf{});
 }
 
 namespace {
@@ -50,13 +71,13 @@ void Refuse(const MethodHandler::HandlerParameter& param,
 
 class GuardedHandler final : public MethodHandler {
  public:
-  GuardedHandler(CallGuard* guard, std::unique_ptr<RpcServiceMethod> original)
+  GuardedHandler(CallGuard* guard, RpcMethod::RpcType type,
+                 std::unique_ptr<MethodHandler> inner)
       : guard_(guard),
-        original_(std::move(original)),
-        inner_(original_->handler()),
+        inner_(std::move(inner)),
         // gRPC deserializes a request up front only for these two kinds.
-        has_request_(original_->method_type() == RpcMethod::NORMAL_RPC ||
-                     original_->method_type() == RpcMethod::SERVER_STREAMING) {}
+        has_request_(type == RpcMethod::NORMAL_RPC ||
+                     type == RpcMethod::SERVER_STREAMING) {}
 
   // Keeps the raw payload; the inner handler parses it once admitted.
   void* Deserialize(grpc_call* /*call*/, grpc_byte_buffer* request,
@@ -102,10 +123,47 @@ class GuardedHandler final : public MethodHandler {
   }
 
   CallGuard* const guard_;
-  // The generated method, kept whole: it owns the handler that does the work.
-  const std::unique_ptr<RpcServiceMethod> original_;
-  MethodHandler* const inner_;
+  // The generated handler, which does the work once a call is admitted.
+  const std::unique_ptr<MethodHandler> inner_;
   const bool has_request_;
+};
+
+// The last builder plugin: it runs after the others (reflection) registered
+// their services and before the server starts, and guards those services.
+class GuardPluginServices final : public grpc::ServerBuilderPlugin {
+ public:
+  GuardPluginServices(CallGuard* guard, absl::Status* status)
+      : guard_(guard), status_(status) {}
+
+  std::string name() override { return "iv_call_guard"; }
+  void InitServer(grpc::ServerInitializer* initializer) override {
+    for (const auto& service : initializer->*Get(PluginServicesOf{})) {
+      absl::Status guarded = guard_->Protect(service.get());
+      if (!guarded.ok() && status_->ok()) *status_ = guarded;
+    }
+  }
+  void Finish(grpc::ServerInitializer* /*initializer*/) override {}
+  void ChangeArguments(const std::string& /*name*/, void* /*value*/) override {}
+
+ private:
+  CallGuard* const guard_;
+  absl::Status* const status_;
+};
+
+class GuardPluginServicesOption final : public grpc::ServerBuilderOption {
+ public:
+  GuardPluginServicesOption(CallGuard* guard, absl::Status* status)
+      : guard_(guard), status_(status) {}
+
+  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    plugins->push_back(std::make_unique<GuardPluginServices>(guard_, status_));
+  }
+
+ private:
+  CallGuard* const guard_;
+  absl::Status* const status_;
 };
 
 // Compares in time that depends only on the expected key's length, so a
@@ -124,21 +182,27 @@ bool ConstantTimeEquals(absl::string_view expected, absl::string_view given) {
 CallGuard::CallGuard(Options options) : options_(std::move(options)) {}
 
 absl::Status CallGuard::Protect(grpc::Service* service) {
-  for (auto& slot : ServiceMethods(service)) {
-    if (slot == nullptr) continue;
-    if (slot->api_type() != RpcServiceMethod::ApiType::SYNC ||
-        slot->handler() == nullptr) {
+  for (auto& method : ServiceMethods(service)) {
+    if (method == nullptr) continue;
+    if (method->api_type() != RpcServiceMethod::ApiType::SYNC ||
+        method->handler() == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(
-          slot->name(), ": only synchronous methods can be guarded"));
+          method->name(), ": only synchronous methods can be guarded"));
     }
-    // Swap in a method of the same name and kind whose handler admits the
-    // call and then runs the original one.
-    const char* name = slot->name();
-    RpcMethod::RpcType type = slot->method_type();
-    auto* guarded = new GuardedHandler(this, std::move(slot));
-    slot = std::make_unique<RpcServiceMethod>(name, type, guarded);
+    // The method object stays (a server that registered the service points
+    // at it); its handler becomes one that admits the call, then runs the
+    // original.
+    std::unique_ptr<MethodHandler> original =
+        std::move((*method).*Get(HandlerOf{}));
+    method->SetHandler(
+        new GuardedHandler(this, method->method_type(), std::move(original)));
   }
   return absl::OkStatus();
+}
+
+std::unique_ptr<grpc::ServerBuilderOption> CallGuard::ProtectPluginServices(
+    absl::Status* status) {
+  return std::make_unique<GuardPluginServicesOption>(this, status);
 }
 
 void CallGuard::OnInFlightChange(std::function<void(int)> listener) {

@@ -4,6 +4,10 @@
 // gRPC C++ has no server-side hook that can refuse a call with a status
 // (interceptors cannot, and AuthMetadataProcessor is ignored on insecure
 // ports), so the guard wraps each method handler of a synchronous service.
+// Services that builder plugins register (reflection) are guarded the same
+// way through ProtectPluginServices: an open reflection stream holds a
+// server thread like any call, so it needs the key and counts toward the
+// in-flight limit. Only health, served on gRPC's own threads, is exempt.
 // It defers deserialization until the call is admitted: a refused call costs
 // no parsing, and its payload is freed untouched. One consequence: a server
 // interceptor that reads the request message at POST_RECV_MESSAGE would see
@@ -13,6 +17,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/rpc_service_method.h>
+#include <grpcpp/impl/server_builder_option.h>
 
 #include <atomic>
 #include <functional>
@@ -42,6 +47,13 @@ class CallGuard {
   // must outlive the server. Fails for methods that use the async or
   // callback API, which cannot be wrapped.
   absl::Status Protect(grpc::Service* service);
+
+  // An option for ServerBuilder::SetOption that guards, as Protect does,
+  // every service a builder plugin registers (gRPC reflection). A service
+  // that cannot be guarded is reported in `*status`, which must outlive
+  // BuildAndStart; the server must then not be used.
+  std::unique_ptr<grpc::ServerBuilderOption> ProtectPluginServices(
+      absl::Status* status);
 
   // Called with the number of calls in flight whenever it changes.
   void OnInFlightChange(std::function<void(int)> listener);

@@ -7,13 +7,16 @@
 namespace iv::serving {
 
 void AddServerFlags(CLI::App& app, ServerOptions& options, int default_port) {
-  options.address = absl::StrCat("0.0.0.0:", default_port);
-  options.metrics_address = absl::StrCat("0.0.0.0:", default_port + 1000);
-  app.add_option("--address", options.address, "host:port to serve gRPC on")
+  // Loopback unless the operator opens the port on purpose: a service with no
+  // --api-key is then never reachable from the network by accident.
+  options.address = absl::StrCat("127.0.0.1:", default_port);
+  options.metrics_address = absl::StrCat("127.0.0.1:", default_port + 1000);
+  app.add_option("--address", options.address,
+                 "host:port to serve gRPC on (0.0.0.0:PORT: every interface)")
       ->capture_default_str();
   app.add_option("--api-key", options.api_key,
                  "require 'authorization: Bearer KEY' on every call except "
-                 "health and reflection (empty: no auth)")
+                 "health (empty: no auth)")
       ->envname("IV_API_KEY");
   app.add_option("--tls-cert", options.tls_cert_path,
                  "PEM certificate chain; with --tls-key serves TLS")
@@ -31,7 +34,8 @@ void AddServerFlags(CLI::App& app, ServerOptions& options, int default_port) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--metrics-address", options.metrics_address,
-                 "host:port of the Prometheus /metrics endpoint (empty: off)")
+                 "host:port of the Prometheus /metrics endpoint, which has no "
+                 "auth (empty: off)")
       ->capture_default_str();
   app.add_option_function<double>(
          "--drain-seconds",

@@ -15,7 +15,8 @@
 namespace iv::serving {
 
 // Adds the flags to `app`, writing into `options` when parsed. The defaults
-// serve on 0.0.0.0:default_port and metrics on 0.0.0.0:default_port+1000.
+// serve on 127.0.0.1:default_port and metrics on 127.0.0.1:default_port+1000:
+// loopback only, until the operator names another address.
 void AddServerFlags(CLI::App& app, ServerOptions& options, int default_port);
 
 // Adds the client flags to `app`, writing into `options` when parsed.

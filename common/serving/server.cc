@@ -113,6 +113,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       interceptors;
   interceptors.push_back(metrics->InterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  absl::Status plugin_services = absl::OkStatus();
+  builder.SetOption(server->guard_->ProtectPluginServices(&plugin_services));
   for (grpc::Service* service : services) {
     absl::Status protected_status = server->guard_->Protect(service);
     if (!protected_status.ok()) return protected_status;
@@ -124,6 +126,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot serve gRPC on '", options.address,
                      "': the address is invalid or the port is in use"));
+  }
+  if (!plugin_services.ok()) {
+    server->Shutdown();
+    return plugin_services;
   }
   server->SetServing(false);
 

@@ -6,7 +6,9 @@
 //   - grpc.health.v1 health checking that reports real readiness: every
 //     service starts NOT_SERVING, and turns NOT_SERVING again at shutdown;
 //   - server reflection (grpcurl, grpc_cli);
-//   - API-key auth (CallGuard); health and reflection need no key;
+//   - API-key auth (CallGuard) on every call but health: reflection needs
+//     the key too and counts toward the in-flight limit, as Triton guards
+//     everything except health;
 //   - optional TLS;
 //   - limits: message size, calls in flight; deadlines honoured;
 //   - Prometheus metrics over HTTP (RpcMetrics);
@@ -32,6 +34,7 @@ namespace iv::serving {
 
 struct ServerOptions {
   // host:port to serve gRPC on; port 0 picks a free port (see Server::port).
+  // Binaries default to loopback (AddServerFlags).
   std::string address = "127.0.0.1:0";
   // Clients must send "authorization: Bearer <api_key>"; empty disables auth.
   std::string api_key;
@@ -42,7 +45,8 @@ struct ServerOptions {
   int max_message_bytes = 64 << 20;
   // Calls running at once; more get RESOURCE_EXHAUSTED.
   int max_in_flight = 256;
-  // host:port for the Prometheus /metrics endpoint; empty disables it.
+  // host:port for the Prometheus /metrics endpoint, which has no auth;
+  // empty disables it. Binaries default to loopback (AddServerFlags).
   std::string metrics_address;
   // How long shutdown waits for calls in flight before cancelling them.
   absl::Duration drain_timeout = absl::Seconds(30);

@@ -205,69 +205,156 @@ TEST_F(ServerTest, ApiKeyIsRequiredExceptForHealth) {
   EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
-// Asks the reflection service for the list of services, speaking its wire
-// format through a generic stub (its generated classes live inside
-// libgrpc++_reflection and cannot be linked twice).
-std::vector<std::string> ReflectedServices(const Connection& connection) {
-  grpc::GenericStub stub(connection.channel());
-  auto context = connection.NewContext(absl::Seconds(5));
-  grpc::CompletionQueue queue;
-  auto call = stub.PrepareCall(
-      context.get(),
-      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &queue);
-  void* tag;
-  bool ok;
-  call->StartCall(reinterpret_cast<void*>(1));
-  EXPECT_TRUE(queue.Next(&tag, &ok) && ok);
-  // ServerReflectionRequest{list_services: ""}: field 7, length 0.
-  const std::string list_services("\x3a\x00", 2);
-  grpc::Slice slice(list_services);
-  grpc::ByteBuffer request(&slice, 1);
-  call->Write(request, reinterpret_cast<void*>(2));
-  EXPECT_TRUE(queue.Next(&tag, &ok) && ok);
-  grpc::ByteBuffer reply;
-  call->Read(&reply, reinterpret_cast<void*>(3));
-  EXPECT_TRUE(queue.Next(&tag, &ok) && ok);
-  call->WritesDone(reinterpret_cast<void*>(4));
-  EXPECT_TRUE(queue.Next(&tag, &ok));
-  grpc::Status status;
-  call->Finish(&status, reinterpret_cast<void*>(5));
-  EXPECT_TRUE(queue.Next(&tag, &ok));
-  queue.Shutdown();
-  while (queue.Next(&tag, &ok)) {
+// One ServerReflectionInfo stream, spoken in its wire format through a
+// generic stub (its generated classes live inside libgrpc++_reflection and
+// cannot be linked twice). It stays open, holding its server thread, until
+// Close.
+class ReflectionStream {
+ public:
+  explicit ReflectionStream(const Connection& connection)
+      : context_(connection.NewContext(absl::Seconds(30))),
+        stub_(connection.channel()) {
+    call_ = stub_.PrepareCall(
+        context_.get(),
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        &queue_);
+    call_->StartCall(nullptr);
+    Wait();
   }
 
-  std::vector<grpc::Slice> slices;
-  EXPECT_TRUE(reply.Dump(&slices).ok());
-  std::string bytes;
-  for (const grpc::Slice& s : slices) {
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  // ServerReflectionResponse.list_services_response (6) holds repeated
-  // ServiceResponse (1), each with its name (1).
-  std::vector<std::string> names;
-  google::protobuf::UnknownFieldSet response;
-  EXPECT_TRUE(response.ParseFromString(bytes));
-  for (int i = 0; i < response.field_count(); ++i) {
-    if (response.field(i).number() != 6) continue;
-    google::protobuf::UnknownFieldSet list;
-    EXPECT_TRUE(list.ParseFromString(response.field(i).length_delimited()));
-    for (int j = 0; j < list.field_count(); ++j) {
-      google::protobuf::UnknownFieldSet service;
-      EXPECT_TRUE(service.ParseFromString(list.field(j).length_delimited()));
-      names.push_back(service.field(0).length_delimited());
+  ~ReflectionStream() {
+    if (!closed_) {
+      context_->TryCancel();
+      Close();
+    }
+    queue_.Shutdown();
+    void* tag;
+    bool ok;
+    while (queue_.Next(&tag, &ok)) {
     }
   }
-  return names;
-}
+
+  // Asks for the list of services; empty when the stream was refused.
+  std::vector<std::string> ListServices() {
+    // ServerReflectionRequest{list_services: ""}: field 7, length 0.
+    const std::string list_services("\x3a\x00", 2);
+    grpc::Slice slice(list_services);
+    grpc::ByteBuffer request(&slice, 1);
+    call_->Write(request, nullptr);
+    if (!Wait()) return {};
+    grpc::ByteBuffer reply;
+    call_->Read(&reply, nullptr);
+    if (!Wait()) return {};
+    std::vector<grpc::Slice> slices;
+    EXPECT_TRUE(reply.Dump(&slices).ok());
+    std::string bytes;
+    for (const grpc::Slice& s : slices) {
+      bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    // ServerReflectionResponse.list_services_response (6) holds repeated
+    // ServiceResponse (1), each with its name (1).
+    std::vector<std::string> names;
+    google::protobuf::UnknownFieldSet response;
+    EXPECT_TRUE(response.ParseFromString(bytes));
+    for (int i = 0; i < response.field_count(); ++i) {
+      if (response.field(i).number() != 6) continue;
+      google::protobuf::UnknownFieldSet list;
+      EXPECT_TRUE(list.ParseFromString(response.field(i).length_delimited()));
+      for (int j = 0; j < list.field_count(); ++j) {
+        google::protobuf::UnknownFieldSet service;
+        EXPECT_TRUE(service.ParseFromString(list.field(j).length_delimited()));
+        names.push_back(service.field(0).length_delimited());
+      }
+    }
+    return names;
+  }
+
+  // Ends the stream and returns how the server finished it.
+  grpc::Status Close() {
+    closed_ = true;
+    call_->WritesDone(nullptr);
+    Wait();
+    grpc::Status status;
+    call_->Finish(&status, nullptr);
+    Wait();
+    return status;
+  }
+
+ private:
+  // Waits for the one operation in progress; whether it succeeded.
+  bool Wait() {
+    void* tag;
+    bool ok = false;
+    EXPECT_TRUE(queue_.Next(&tag, &ok));
+    return ok;
+  }
+
+  std::unique_ptr<grpc::ClientContext> context_;
+  grpc::GenericStub stub_;
+  grpc::CompletionQueue queue_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+  bool closed_ = false;
+};
 
 TEST_F(ServerTest, ReflectionListsTheService) {
   std::unique_ptr<Server> server = StartServer({});
   ASSERT_NE(server, nullptr);
-  std::vector<std::string> names = ReflectedServices(Connect(*server));
+  ReflectionStream stream(Connect(*server));
+  std::vector<std::string> names = stream.ListServices();
   EXPECT_NE(std::find(names.begin(), names.end(), kEchoService), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "grpc.health.v1.Health"),
             names.end());
+  EXPECT_TRUE(stream.Close().ok());
+}
+
+// An open reflection stream holds a server thread: without the key it is
+// refused, and with it it counts toward the in-flight limit, so streams
+// cannot starve the server of the threads its calls need.
+TEST_F(ServerTest, ReflectionNeedsTheKeyAndCountsTowardTheLimit) {
+  ServerOptions options;
+  options.api_key = "k";
+  options.max_in_flight = 2;
+  std::unique_ptr<Server> server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  server->SetServing(true);
+  ConnectionOptions key;
+  key.api_key = "k";
+  Connection authorized = Connect(*server, key);
+  Connection anonymous = Connect(*server);
+
+  ReflectionStream refused(anonymous);
+  EXPECT_TRUE(refused.ListServices().empty());
+  grpc::Status status = refused.Close();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(status.error_message().find("API key"), std::string::npos);
+
+  std::vector<std::unique_ptr<ReflectionStream>> open;
+  for (int i = 0; i < 2; ++i) {
+    open.push_back(std::make_unique<ReflectionStream>(authorized));
+    ASSERT_FALSE(open.back()->ListServices().empty());
+  }
+  ReflectionStream one_too_many(authorized);
+  EXPECT_TRUE(one_too_many.ListServices().empty());
+  status = one_too_many.Close();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(status.error_message().find("limit of 2"), std::string::npos);
+  status = CallEcho(authorized, "while streams are open");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(status.error_message().find("limit of 2"), std::string::npos);
+  // Health is exempt and answers even at the limit.
+  EXPECT_EQ(Check(anonymous, kEchoService, &status),
+            HealthCheckResponse::SERVING);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+
+  for (auto& stream : open) EXPECT_TRUE(stream->Close().ok());
+  open.clear();
+  // The handler releases its slot just after the client sees the stream end.
+  for (int i = 0; i < 200; ++i) {
+    status = CallEcho(authorized, "room again");
+    if (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 TEST_F(ServerTest, OversizeMessageIsRejectedAndServerStaysUp) {
@@ -457,15 +544,19 @@ TEST_F(ServerTest, FlagsFillServerAndClientOptions) {
   CLI::App app;
   ServerOptions options;
   AddServerFlags(app, options, 50051);
-  EXPECT_EQ(options.address, "0.0.0.0:50051");
-  EXPECT_EQ(options.metrics_address, "0.0.0.0:51051");
+  // Loopback by default: neither gRPC nor the unauthenticated /metrics is
+  // reachable from the network unless the operator names an address.
+  EXPECT_EQ(options.address, "127.0.0.1:50051");
+  EXPECT_EQ(options.metrics_address, "127.0.0.1:51051");
   std::vector<std::string> args = {
-      "--drain-seconds", "2.5", "--max-message-mb", "8", "--api-key", "abc"};
+      "--drain-seconds", "2.5", "--max-message-mb", "8",
+      "--api-key",       "abc", "--address",        "0.0.0.0:50051"};
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector.
   app.parse(args);
   EXPECT_EQ(options.drain_timeout, absl::Milliseconds(2500));
   EXPECT_EQ(options.max_message_bytes, 8 << 20);
   EXPECT_EQ(options.api_key, "abc");
+  EXPECT_EQ(options.address, "0.0.0.0:50051") << "every interface on request";
 
   CLI::App client_app;
   ConnectionOptions client;
