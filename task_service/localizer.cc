@@ -95,10 +95,16 @@ Localizer::Features(const VideoSource& video,
   model::InternVideoModel network = model.loaded.model;
   absl::StatusOr<model::WindowFeatures> features = model::ComputeWindowFeatures(
       network, **decoder, model::ModelClipOptions(network->config()),
-      options_.feature_batch);
+      options_.feature_batch, options_.max_localize_windows);
   if (!features.ok()) {
-    return absl::Status(features.status().code(),
-                        absl::StrCat("video: ", features.status().message()));
+    const absl::Status& status = features.status();
+    return absl::Status(
+        status.code(),
+        absl::StrCat("video: ", status.message(),
+                     absl::IsResourceExhausted(status)
+                         ? " (the server's --max-localize-windows); send a "
+                           "shorter video or cut it into parts"
+                         : ""));
   }
   auto shared =
       std::make_shared<const model::WindowFeatures>(std::move(*features));

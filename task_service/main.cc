@@ -40,6 +40,11 @@ int main(int argc, char** argv) {
                  "longest question AnswerQuestion accepts")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--max-localize-windows", options.max_localize_windows,
+                 "most windows Localize computes for one video (the "
+                 "localization head's stride sets how long a video that is)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   app.add_option("--feature-cache-mb", feature_cache_mb,
                  "window features of recent videos kept for Localize (0: "
                  "none)")

@@ -1,5 +1,6 @@
 #include "task_service/recognizer.h"
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,17 @@ using serving::InvalidField;
 constexpr char kDefaultPrompt[] = "a video of {label}";
 constexpr char kLabelSlot[] = "{label}";
 
+// How many times "{label}" appears in `text` (as StrReplaceAll counts:
+// without overlaps).
+int64_t CountSlots(absl::string_view text) {
+  int64_t count = 0;
+  for (size_t at = text.find(kLabelSlot); at != absl::string_view::npos;
+       at = text.find(kLabelSlot, at + std::strlen(kLabelSlot))) {
+    ++count;
+  }
+  return count;
+}
+
 // The prompts of a zero-shot request, checked field by field.
 absl::StatusOr<std::vector<std::string>> Prompts(
     const RecognizeRequest::ZeroShot& zero_shot, const TaskOptions& options) {
@@ -33,7 +45,14 @@ absl::StatusOr<std::vector<std::string>> Prompts(
   const std::string& template_text = zero_shot.prompt_template().empty()
                                          ? kDefaultPrompt
                                          : zero_shot.prompt_template();
-  if (!absl::StrContains(template_text, kLabelSlot)) {
+  if (static_cast<int>(template_text.size()) > options.max_text_bytes) {
+    return InvalidField(
+        "zero_shot.prompt_template",
+        absl::StrCat(template_text.size(), " bytes, the server's limit is ",
+                     options.max_text_bytes));
+  }
+  const int64_t slots = CountSlots(template_text);
+  if (slots == 0) {
     return InvalidField(
         "zero_shot.prompt_template",
         absl::StrCat("must contain \"{label}\", got \"", template_text, "\""));
@@ -43,10 +62,16 @@ absl::StatusOr<std::vector<std::string>> Prompts(
     const std::string& label = zero_shot.labels(i);
     const std::string field = absl::StrCat("zero_shot.labels[", i, "]");
     if (label.empty()) return InvalidField(field, "empty");
-    if (static_cast<int>(label.size()) > options.max_text_bytes) {
-      return InvalidField(
-          field, absl::StrCat(label.size(), " bytes, the server's limit is ",
-                              options.max_text_bytes));
+    // The prompt is what the text encoder reads: it, not the label alone,
+    // must fit the limit (a template may repeat {label}).
+    const int64_t prompt_bytes =
+        static_cast<int64_t>(template_text.size()) +
+        slots * (static_cast<int64_t>(label.size()) -
+                 static_cast<int64_t>(std::strlen(kLabelSlot)));
+    if (prompt_bytes > options.max_text_bytes) {
+      return InvalidField(field, absl::StrCat("its prompt is ", prompt_bytes,
+                                              " bytes, the server's limit is ",
+                                              options.max_text_bytes));
     }
     prompts.push_back(
         absl::StrReplaceAll(template_text, {{kLabelSlot, label}}));

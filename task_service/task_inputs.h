@@ -31,6 +31,9 @@ struct TaskOptions {
   // Window features of recent videos kept for Localize (0 = no cache).
   int64_t feature_cache_bytes = int64_t{256} << 20;
   int feature_batch = 16;  // windows per forward when computing them
+  // Most windows Localize computes for one video (the localization head's
+  // window_s / stride_s fix how many a video makes).
+  int64_t max_localize_windows = 14400;
 };
 
 using ModelPtr = std::shared_ptr<const serving::ModelSnapshot>;

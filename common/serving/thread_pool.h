@@ -10,9 +10,13 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <new>
+#include <stdexcept>
 #include <thread>
 #include <type_traits>
 #include <vector>
+
+#include "absl/status/status.h"
 
 namespace iv::serving {
 
@@ -34,12 +38,26 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
+  // Runs `task`, which returns an absl::Status or absl::StatusOr, on a pool
+  // thread. An exception it throws becomes its status (RESOURCE_EXHAUSTED
+  // for std::bad_alloc, INTERNAL otherwise), so the future's get() never
+  // throws: a caller never unwinds while other tasks still read its request.
   template <typename F>
   std::future<std::invoke_result_t<F>> Submit(F task) {
-    auto packaged =
-        std::make_shared<std::packaged_task<std::invoke_result_t<F>()>>(
-            std::move(task));
-    std::future<std::invoke_result_t<F>> result = packaged->get_future();
+    using Result = std::invoke_result_t<F>;
+    auto packaged = std::make_shared<std::packaged_task<Result()>>(
+        [task = std::move(task)]() mutable -> Result {
+          try {
+            return task();
+          } catch (const std::bad_alloc&) {
+            return absl::ResourceExhaustedError("out of memory");
+          } catch (const std::exception& error) {
+            return absl::InternalError(error.what());
+          } catch (...) {
+            return absl::InternalError("unknown exception");
+          }
+        });
+    std::future<Result> result = packaged->get_future();
     {
       std::lock_guard<std::mutex> lock(mutex_);
       tasks_.push_back([packaged] { (*packaged)(); });

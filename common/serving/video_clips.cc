@@ -106,10 +106,11 @@ std::vector<std::vector<int64_t>> VideoClipIndices(const Sampling& sampling,
   return clips;
 }
 
-// The sliding windows of `request.windows` over `span`.
+// The sliding windows of `request.windows` over `span`, at most
+// `max_windows` of them.
 absl::StatusOr<std::vector<video::Window>> Windows(
     const ClipRequest& request, const Sampling& sampling,
-    const video::VideoDecoder& decoder, const Span& span) {
+    const video::VideoDecoder& decoder, const Span& span, int64_t max_windows) {
   const double window =
       request.windows->window_s() == 0 ? 2.0 : request.windows->window_s();
   const double stride = request.windows->stride_s() == 0
@@ -120,11 +121,19 @@ absl::StatusOr<std::vector<video::Window>> Windows(
   for (int64_t i = span.begin; i < span.end; ++i) {
     times.push_back(all_times[i] - span.start_s);
   }
-  absl::StatusOr<std::vector<video::Window>> windows = video::SlidingWindows(
-      times, span.end_s - span.start_s, window, stride, sampling.num_frames);
+  absl::StatusOr<std::vector<video::Window>> windows =
+      video::SlidingWindows(times, span.end_s - span.start_s, window, stride,
+                            sampling.num_frames, max_windows);
   if (!windows.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(request.windows_field, ".", windows.status().message()));
+    const absl::Status& status = windows.status();
+    return absl::Status(
+        status.code(),
+        absl::StrCat(
+            request.windows_field, ".", status.message(),
+            absl::IsResourceExhausted(status)
+                ? absl::StrCat("; use a longer ", request.windows_field,
+                               ".stride_s or a shorter video.segment")
+                : ""));
   }
   for (video::Window& w : *windows) {
     w.start_s += span.start_s;
@@ -132,6 +141,50 @@ absl::StatusOr<std::vector<video::Window>> Windows(
     for (int64_t& index : w.frame_indices) index += span.begin;
   }
   return windows;
+}
+
+// RESOURCE_EXHAUSTED when the frames of a request would take more than the
+// server's limit: `decoded` frames at the video's size, one of them as
+// floats, a clip resized by its short side (and its parts), and the rows
+// (and their parts). A 2-frame 8192x8 video asked for a 4096 short side would
+// otherwise allocate terabytes.
+absl::Status CheckMemory(const video::VideoInfo& info, int64_t decoded,
+                         int64_t rows, const Sampling& sampling,
+                         const ClipLimits& limits) {
+  const double pixels = static_cast<double>(info.width) * info.height;
+  const auto [height, width] =
+      video::ShortSideSize(info.height, info.width, sampling.short_side);
+  const double frames = sampling.num_frames;
+  const double crop =
+      static_cast<double>(sampling.crop_size) * sampling.crop_size;
+  constexpr double kFloatRgb = 3 * sizeof(float);
+  const double bytes =
+      decoded * pixels * 3 + pixels * kFloatRgb +
+      2 * frames * static_cast<double>(height) * width * kFloatRgb +
+      2 * rows * frames * crop * kFloatRgb;
+  if (bytes <= static_cast<double>(limits.max_request_bytes)) {
+    return absl::OkStatus();
+  }
+  return absl::ResourceExhaustedError(absl::StrFormat(
+      "video: the request needs %.0f MiB for its frames (%d decoded frames of "
+      "%dx%d, resized to %dx%d, %d rows of %d frames at %dx%d), above the "
+      "server's limit of %d MiB; use a smaller sampling.short_side or "
+      "sampling.crop_size, fewer clips or windows, or a smaller video",
+      bytes / (1 << 20), decoded, info.width, info.height, width, height, rows,
+      sampling.num_frames, sampling.crop_size, sampling.crop_size,
+      limits.max_request_bytes >> 20));
+}
+
+// uint8 frames [T, H, W, 3] -> float [3, T, H', W'] resized by their short
+// side, one frame at a time: only one native-size float frame is held, not
+// T of them (the same pixels: frames are resized independently).
+torch::Tensor ResizedClip(const torch::Tensor& frames, int short_side) {
+  std::vector<torch::Tensor> resized;
+  for (int64_t t = 0; t < frames.size(0); ++t) {
+    resized.push_back(video::ResizeShortSide(
+        video::ToFloatClip(frames.narrow(0, t, 1)), short_side));
+  }
+  return torch::cat(resized, 1);
 }
 
 internvideo::v1::VideoInfo InfoProto(const video::VideoInfo& info) {
@@ -223,8 +276,11 @@ absl::StatusOr<VideoClips> CutVideoClips(video::VideoDecoder& decoder,
   result.views = sampling->three_crop ? 3 : 1;
   result.video_rows = static_cast<int64_t>(clips.size()) * result.views;
   if (request.windows) {
+    // The rows left after the whole video's bound the window count.
+    const int64_t max_windows = std::max<int64_t>(
+        limits.max_rows / result.views - static_cast<int64_t>(clips.size()), 0);
     absl::StatusOr<std::vector<video::Window>> windows =
-        Windows(request, *sampling, decoder, *span);
+        Windows(request, *sampling, decoder, *span, max_windows);
     if (!windows.ok()) return windows.status();
     for (video::Window& window : *windows) {
       internvideo::v1::TemporalSegment segment;
@@ -243,25 +299,39 @@ absl::StatusOr<VideoClips> CutVideoClips(video::VideoDecoder& decoder,
         ".stride_s or a shorter video.segment"));
   }
 
-  std::vector<int64_t> indices;
+  // Each frame is decoded once (windows overlap, short videos repeat
+  // frames), and every byte the request will hold is counted first.
+  std::vector<int64_t> unique;
   for (const std::vector<int64_t>& clip : clips) {
-    indices.insert(indices.end(), clip.begin(), clip.end());
+    unique.insert(unique.end(), clip.begin(), clip.end());
   }
-  absl::StatusOr<torch::Tensor> frames = decoder.DecodeFrames(indices);
+  std::sort(unique.begin(), unique.end());
+  unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+  if (absl::Status s =
+          CheckMemory(decoder.info(), unique.size(), rows, *sampling, limits);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<torch::Tensor> frames = decoder.DecodeFrames(unique);
   if (!frames.ok()) {
     return absl::Status(frames.status().code(),
                         absl::StrCat("video: ", frames.status().message()));
   }
   std::vector<torch::Tensor> out;
-  for (size_t c = 0; c < clips.size(); ++c) {
-    const int64_t t = sampling->num_frames;
-    torch::Tensor clip = video::ResizeShortSide(
-        video::ToFloatClip(frames->slice(0, c * t, (c + 1) * t)),
+  for (const std::vector<int64_t>& clip : clips) {
+    std::vector<int64_t> positions;
+    for (int64_t index : clip) {
+      positions.push_back(
+          std::lower_bound(unique.begin(), unique.end(), index) -
+          unique.begin());
+    }
+    const torch::Tensor resized = ResizedClip(
+        frames->index_select(0, torch::tensor(positions, torch::kInt64)),
         sampling->short_side);
     std::vector<torch::Tensor> views =
-        sampling->three_crop ? video::ThreeCrop(clip, sampling->crop_size)
+        sampling->three_crop ? video::ThreeCrop(resized, sampling->crop_size)
                              : std::vector<torch::Tensor>{video::CenterCrop(
-                                   clip, sampling->crop_size)};
+                                   resized, sampling->crop_size)};
     for (const torch::Tensor& view : views) {
       out.push_back(video::Normalize(view, model.normalization));
     }

@@ -24,6 +24,8 @@ namespace iv::serving {
 struct ClipLimits {
   int max_clips = 16;  // sampling.num_clips
   int max_rows = 512;  // rows of one request (clips x crops + windows)
+  // Frame memory of one request: decoded frames, resized clips, model rows.
+  int64_t max_request_bytes = int64_t{1} << 30;
 };
 
 // A request's ClipSampling with every default filled in from the model.

@@ -54,20 +54,21 @@ absl::StatusOr<std::string> ResolveVideoPath(
 
 absl::StatusOr<std::unique_ptr<video::VideoDecoder>> OpenVideoSource(
     const internvideo::v1::VideoSource& source,
-    const std::vector<std::string>& roots) {
+    const std::vector<std::string>& roots,
+    const video::DecoderOptions& options) {
   absl::StatusOr<std::unique_ptr<video::VideoDecoder>> decoder;
   switch (source.source_case()) {
     case internvideo::v1::VideoSource::kPath: {
       absl::StatusOr<std::string> path = ResolveVideoPath(source.path(), roots);
       if (!path.ok()) return path.status();
-      decoder = video::VideoDecoder::Open(*path);
+      decoder = video::VideoDecoder::Open(*path, options);
       break;
     }
     case internvideo::v1::VideoSource::kContent:
       if (source.content().empty()) {
         return InvalidField("video.content", "empty");
       }
-      decoder = video::VideoDecoder::OpenBytes(source.content());
+      decoder = video::VideoDecoder::OpenBytes(source.content(), options);
       break;
     case internvideo::v1::VideoSource::kChunked:
       return InvalidField("video.chunked",

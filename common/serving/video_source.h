@@ -23,11 +23,14 @@ absl::StatusOr<std::string> ResolveVideoPath(
     const std::string& path, const std::vector<std::string>& roots);
 
 // Opens `source` (path or content; `chunked` is INVALID_ARGUMENT here: the
-// streaming RPC passes the assembled bytes as content). Decoder errors keep
-// their code, prefixed by "video: ".
+// streaming RPC passes the assembled bytes as content) with `options` (a
+// server passes its client's cancellation). Decoder errors keep their code,
+// prefixed by "video: ". Content is read in place: `source` must outlive the
+// decoder.
 absl::StatusOr<std::unique_ptr<video::VideoDecoder>> OpenVideoSource(
     const internvideo::v1::VideoSource& source,
-    const std::vector<std::string>& roots);
+    const std::vector<std::string>& roots,
+    const video::DecoderOptions& options = {});
 
 }  // namespace iv::serving
 

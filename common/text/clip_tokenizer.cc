@@ -49,7 +49,11 @@ constexpr std::u32string_view kSpecialWords[] = {U"<|startoftext|>",
                                                  U"<|endoftext|>"};
 constexpr std::u32string_view kContractions[] = {U"'s", U"'t",  U"'re", U"'ve",
                                                  U"'m", U"'ll", U"'d"};
+// The word cache holds at most kMaxCachedWords words of at most
+// kMaxCachedWordBytes bytes (~20 MiB with their ids): arbitrary text cannot
+// grow it, and a long word costs no more to redo than to keep.
 constexpr size_t kMaxCachedWords = 1 << 16;
+constexpr size_t kMaxCachedWordBytes = 64;
 
 uint64_t PairKey(int left, int right) {
   return (static_cast<uint64_t>(left) << 32) | static_cast<uint32_t>(right);
@@ -306,7 +310,9 @@ std::vector<int> ClipTokenizer::CachedBpe(const std::string& word) const {
   }
   std::vector<int> ids = Bpe(word);
   absl::MutexLock lock(&mutex_);
-  if (cache_.size() < kMaxCachedWords) cache_.emplace(word, ids);
+  if (cache_.size() < kMaxCachedWords && word.size() <= kMaxCachedWordBytes) {
+    cache_.emplace(word, ids);
+  }
   return ids;
 }
 

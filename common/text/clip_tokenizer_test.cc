@@ -96,6 +96,11 @@ std::vector<std::string> GoldenTexts() {
       "&ampxyz &notit; &notin; &#0; &#1; &#xD800; &#59;",
       "<p>keep &amp;amp; literal</p>",
       "a &amp;amp; b\n<tag> &amp;amp; c",
+      // References that only appear once others are replaced (ftfy repeats
+      // until nothing changes), also across what came before them.
+      "&l&#116; &l&#116;; &&amp;lt; &am&#112;;lt; &#38;amp;gt; &#x26;#38;lt;",
+      "&amp&amp;amp;; &&&amp;amp;;; x&#65286;amp;y &#65286;#65286;",
+      "&no&#116;in; &amp;notin &amp;notit;",
       // ftfy's other fixes.
       "\x1b[31mred\x1b[0m text",
       "zero\u200bwidth bom\ufeffhere",
@@ -271,6 +276,16 @@ TEST(ClipTokenizerTest, HtmlUnescapeMatchesPython) {
     ASSERT_EQ(EncodeUtf8(HtmlUnescape(DecodeUtf8(input))), expected)
         << "'" << input << "'";
   }
+}
+
+TEST(ClipTokenizerTest, NestedReferencesCleanInOnePass) {
+  // 250,000 levels of "&amp;": repeating passes until nothing changes took
+  // a pass per level (hours); this must take one.
+  std::string nested = "&";
+  for (int i = 0; i < 250000; ++i) nested += "amp;";
+  nested += "lt; b";
+  EXPECT_EQ(EncodeUtf8(CleanText(nested)), "< b");
+  EXPECT_EQ(EncodeUtf8(CleanText("&amp;amp;l&#116;;")), "<");
 }
 
 TEST(ClipTokenizerTest, Utf8DecodingReplacesEachBadSequence) {

@@ -259,16 +259,47 @@ std::u32string FtfyEntity(std::u32string_view entity) {
   return std::u32string(entity);
 }
 
+// ftfy's unescape_html repeated until nothing changes (fix_text repeats its
+// steps so), in one linear pass: after a reference is replaced, scanning
+// resumes at the last '&' that could start a new reference through the
+// replacement ("&amp;lt;" -> "&lt;" -> "<"). Repeating whole passes instead
+// costs a pass per level: "&amp;amp;...;" of n bytes took n/4 passes.
 std::u32string FtfyUnescape(std::u32string_view text) {
-  std::u32string out;
-  for (size_t i = 0; i < text.size();) {
-    const size_t end = FtfyEntityEnd(text, i);
+  // The longest entity `&#?[0-9A-Za-z]{1,24};` has 27 code points.
+  constexpr size_t kLongestEntity = 27;
+  std::u32string out;    // settled text
+  std::u32string input;  // pending text, reversed: its next code point last
+  input.assign(text.rbegin(), text.rend());
+  std::u32string window;  // the pending entity candidate
+  while (!input.empty()) {
+    // The candidate at the front of `input`, if any.
+    window.clear();
+    for (size_t k = 0; k < kLongestEntity && k < input.size(); ++k) {
+      window.push_back(input[input.size() - 1 - k]);
+    }
+    const size_t end = FtfyEntityEnd(window, 0);
     if (end == 0) {
-      out.push_back(text[i++]);
+      out.push_back(input.back());
+      input.pop_back();
       continue;
     }
-    out += FtfyEntity(text.substr(i, end - i));
-    i = end;
+    const std::u32string replaced = FtfyEntity(window.substr(0, end));
+    input.resize(input.size() - end);
+    if (replaced == window.substr(0, end)) {  // not a reference: keep it
+      out += replaced;
+      continue;
+    }
+    // Every replacement is shorter than its entity, so the text shrinks and
+    // the backing up below is paid for: each replacement re-reads at most
+    // kLongestEntity settled code points.
+    input.append(replaced.rbegin(), replaced.rend());
+    const size_t from =
+        out.size() > kLongestEntity ? out.size() - kLongestEntity : 0;
+    const size_t amp = out.find_last_of(U'&');
+    if (amp != std::u32string::npos && amp >= from) {
+      input.append(out.rbegin(), out.rend() - amp);
+      out.resize(amp);
+    }
   }
   return out;
 }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdarg>
 #include <cstring>
+#include <functional>
 #include <iterator>
 #include <mutex>
 #include <numeric>
@@ -80,20 +81,29 @@ std::string AvErrorString(int error) {
 // What FFmpeg reads: a regular file or a buffer. Serving both through our own
 // read and seek callbacks means no FFmpeg protocol (network, pipes, devices)
 // is ever opened, and every read checks the caller's deadline.
+// When the call in progress must stop: past its deadline, or cancelled by
+// the caller (DecoderOptions::cancelled).
+struct Stop {
+  absl::Time deadline = absl::InfiniteFuture();
+  std::function<bool()> cancelled;  // may be empty
+  bool cancelled_now() const { return cancelled && cancelled(); }
+  bool Due() const { return absl::Now() > deadline || cancelled_now(); }
+};
+
 struct Source {
   ~Source() {
     if (fd >= 0) close(fd);
   }
-  std::string bytes;
+  absl::string_view bytes;  // not owned
   int fd = -1;
   int64_t size = 0;
   int64_t pos = 0;
-  absl::Time deadline = absl::InfiniteFuture();
+  Stop stop;
 };
 
 int ReadSource(void* opaque, uint8_t* buffer, int size) {
   Source* source = static_cast<Source*>(opaque);
-  if (absl::Now() > source->deadline) return AVERROR_EXIT;
+  if (source->stop.Due()) return AVERROR_EXIT;
   const int64_t wanted = std::min<int64_t>(size, source->size - source->pos);
   if (wanted <= 0) return AVERROR_EOF;
   ssize_t got = wanted;
@@ -133,9 +143,7 @@ int64_t SeekSource(void* opaque, int64_t offset, int whence) {
   return source->pos;
 }
 
-int DeadlinePassed(void* deadline) {
-  return absl::Now() > *static_cast<const absl::Time*>(deadline) ? 1 : 0;
-}
+int StopDue(void* stop) { return static_cast<const Stop*>(stop)->Due(); }
 
 // Playlists and image sequences (hls, concat, dash, image2, ...) would open
 // further files named inside the input, local or remote: refused.
@@ -208,7 +216,9 @@ class VideoDecoder::Impl {
       : name_(std::move(name)),
         probe_name_(std::move(probe_name)),
         options_(options),
-        source_(std::move(source)) {}
+        source_(std::move(source)) {
+    source_->stop.cancelled = options_.cancelled;
+  }
 
   ~Impl() {
     sws_freeContext(sws_);
@@ -244,6 +254,10 @@ class VideoDecoder::Impl {
     return absl::Status(code, absl::StrCat("'", name_, "': ", problem));
   }
   absl::Status Timeout() const {
+    if (source_->stop.cancelled_now()) {
+      return Error(absl::StatusCode::kCancelled,
+                   "the caller cancelled (or its deadline passed)");
+    }
     return Error(
         absl::StatusCode::kDeadlineExceeded,
         absl::StrCat("gave up after ", absl::FormatDuration(options_.timeout),
@@ -251,7 +265,7 @@ class VideoDecoder::Impl {
   }
   // `what` says what failed in the user's words; FFmpeg's own reason follows.
   absl::Status FfmpegError(int error, absl::string_view what) const {
-    if (absl::Now() > deadline_ || error == AVERROR_EXIT) return Timeout();
+    if (Due() || error == AVERROR_EXIT) return Timeout();
     if (error == AVERROR(ENOMEM)) {
       return Error(absl::StatusCode::kResourceExhausted,
                    absl::StrCat(what, ": out of memory"));
@@ -275,8 +289,7 @@ class VideoDecoder::Impl {
     return absl::OkStatus();
   }
   void StartCall() {
-    deadline_ = absl::Now() + options_.timeout;
-    source_->deadline = deadline_;
+    source_->stop.deadline = absl::Now() + options_.timeout;
     last_ffmpeg_error.clear();
   }
 
@@ -303,7 +316,7 @@ class VideoDecoder::Impl {
   const std::string probe_name_;  // lets FFmpeg use the file extension
   const DecoderOptions options_;
   std::unique_ptr<Source> source_;
-  absl::Time deadline_ = absl::InfiniteFuture();
+  bool Due() const { return source_->stop.Due(); }
 
   AVIOContext* io_ = nullptr;
   AVFormatContext* format_ = nullptr;
@@ -353,7 +366,7 @@ absl::Status VideoDecoder::Impl::OpenDemuxer() {
     return FfmpegError(AVERROR(ENOMEM), "cannot read");
   }
   format_->pb = io_;
-  format_->interrupt_callback = {DeadlinePassed, &deadline_};
+  format_->interrupt_callback = {StopDue, &source_->stop};
   format_->io_open = RefuseNestedOpen;
   source_->pos = 0;
   // On failure FFmpeg frees format_ and sets it to null.
@@ -460,7 +473,7 @@ absl::Status VideoDecoder::Impl::BuildFrameTable() {
   std::vector<Demuxed> demuxed;  // decode order
   int read_error = 0;
   for (;;) {
-    if (absl::Now() > deadline_) return Timeout();
+    if (Due()) return Timeout();
     const int error = av_read_frame(format_, packet_);
     if (error == AVERROR_EXIT) return Timeout();
     if (error < 0) {
@@ -686,7 +699,7 @@ absl::Status VideoDecoder::Impl::SeekFor(int64_t index, int attempt) {
       seek_key_pos_ = key.decode_pos;
       return absl::OkStatus();
     }
-    if (error == AVERROR_EXIT || absl::Now() > deadline_) return Timeout();
+    if (error == AVERROR_EXIT || Due()) return Timeout();
   }
   return Rewind();
 }
@@ -756,10 +769,10 @@ absl::StatusOr<bool> VideoDecoder::Impl::DecodeNext(int64_t* index) {
       continue;
     }
     if (draining_) return false;
-    if (absl::Now() > deadline_) return Timeout();
+    if (Due()) return Timeout();
     error = av_read_frame(format_, packet_);
     if (error < 0) {
-      if (error == AVERROR_EXIT || absl::Now() > deadline_) return Timeout();
+      if (error == AVERROR_EXIT || Due()) return Timeout();
       // The end of the file, or data that cannot be read: both end the
       // stream, and the decoder gives up the frames it still holds.
       avcodec_send_packet(codec_, nullptr);
@@ -902,6 +915,16 @@ absl::StatusOr<torch::Tensor> VideoDecoder::Impl::DecodeFrames(
                                 info_.num_frames, " frames)"));
     }
   }
+  const int64_t bytes =
+      static_cast<int64_t>(indices.size()) * info_.height * info_.width * 3;
+  if (bytes > options_.max_output_bytes) {
+    return Error(absl::StatusCode::kResourceExhausted,
+                 absl::StrCat(indices.size(), " frames of ", info_.width, "x",
+                              info_.height, " take ", bytes >> 20,
+                              " MiB, above the limit of ",
+                              options_.max_output_bytes >> 20,
+                              " MiB per call; ask for fewer frames"));
+  }
   torch::Tensor out = torch::empty(
       {static_cast<int64_t>(indices.size()), info_.height, info_.width, 3},
       torch::kUInt8);
@@ -971,10 +994,10 @@ absl::StatusOr<std::unique_ptr<VideoDecoder>> VideoDecoder::Open(
 }
 
 absl::StatusOr<std::unique_ptr<VideoDecoder>> VideoDecoder::OpenBytes(
-    std::string bytes, const DecoderOptions& options) {
+    absl::string_view bytes, const DecoderOptions& options) {
   QuietFfmpegLogs();
   auto source = std::make_unique<Source>();
-  source->bytes = std::move(bytes);
+  source->bytes = bytes;
   source->size = source->bytes.size();
   auto impl = std::make_unique<Impl>("<in-memory video>", "", options,
                                      std::move(source));

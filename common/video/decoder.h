@@ -26,11 +26,13 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace iv::video {
@@ -54,15 +56,23 @@ struct DecoderOptions {
   // Bound on any one Open or DecodeFrames call, so no input can hang us.
   absl::Duration timeout = absl::Seconds(60);
   int64_t max_pixels = 8192LL * 8192;  // larger frames are refused
+  // Largest DecodeFrames result (RESOURCE_EXHAUSTED above it): 4 GiB is
+  // 2,000 frames of 720p, or 64 frames at the largest frame size.
+  int64_t max_output_bytes = int64_t{4} << 30;
+  // Polled while reading and decoding: returning true stops the call with
+  // CANCELLED (a server passes its client's cancellation and deadline).
+  std::function<bool()> cancelled;
 };
 
 class VideoDecoder {
  public:
   static absl::StatusOr<std::unique_ptr<VideoDecoder>> Open(
       const std::string& path, const DecoderOptions& options = {});
-  // Decodes from memory; errors name the input "<in-memory video>".
+  // Decodes from memory; errors name the input "<in-memory video>". The
+  // bytes are read in place, not copied (an upload is held once): they must
+  // outlive the decoder.
   static absl::StatusOr<std::unique_ptr<VideoDecoder>> OpenBytes(
-      std::string bytes, const DecoderOptions& options = {});
+      absl::string_view bytes, const DecoderOptions& options = {});
 
   ~VideoDecoder();
   VideoDecoder(const VideoDecoder&) = delete;

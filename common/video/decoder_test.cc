@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -360,8 +361,9 @@ TEST(VideoDecoderTest, SeeksInsteadOfDecodingEverything) {
 
 TEST(VideoDecoderTest, OpenBytesMatchesOpen) {
   std::unique_ptr<VideoDecoder> from_file = OpenOrDie(H264Clip());
+  const std::string bytes = ReadFile(H264Clip());  // outlives the decoder
   absl::StatusOr<std::unique_ptr<VideoDecoder>> from_bytes =
-      VideoDecoder::OpenBytes(ReadFile(H264Clip()));
+      VideoDecoder::OpenBytes(bytes);
   ASSERT_TRUE(from_bytes.ok()) << from_bytes.status();
   const VideoInfo& a = from_file->info();
   const VideoInfo& b = (*from_bytes)->info();
@@ -411,6 +413,39 @@ TEST(VideoDecoderTest, PastTheEndIsOutOfRange) {
   EXPECT_EQ(none->sizes(), (std::vector<int64_t>{0, 120, 160, 3}));
   // Errors leave the decoder usable.
   EXPECT_TRUE(decoder->DecodeFrames({49}).ok());
+}
+
+TEST(VideoDecoderTest, OutputAboveTheLimitIsRefusedBeforeAllocating) {
+  DecoderOptions options;
+  options.max_output_bytes = 10 * 160 * 120 * 3;  // ten frames
+  absl::StatusOr<std::unique_ptr<VideoDecoder>> decoder =
+      VideoDecoder::Open(H264Clip(), options);
+  ASSERT_TRUE(decoder.ok()) << decoder.status();
+  EXPECT_TRUE((*decoder)->DecodeFrames(std::vector<int64_t>(10, 3)).ok());
+  const int64_t decoded = (*decoder)->frames_decoded();
+  absl::StatusOr<torch::Tensor> eleven =
+      (*decoder)->DecodeFrames(std::vector<int64_t>(11, 3));
+  EXPECT_EQ(eleven.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(eleven.status().message(), HasSubstr("limit"));
+  EXPECT_EQ((*decoder)->frames_decoded(), decoded) << "nothing decoded";
+}
+
+TEST(VideoDecoderTest, ACancelledCallStopsWithCancelled) {
+  auto cancel = std::make_shared<std::atomic<bool>>(false);
+  DecoderOptions options;
+  options.cancelled = [cancel] { return cancel->load(); };
+  absl::StatusOr<std::unique_ptr<VideoDecoder>> decoder =
+      VideoDecoder::Open(H264Clip(), options);
+  ASSERT_TRUE(decoder.ok()) << decoder.status();
+  EXPECT_TRUE((*decoder)->DecodeFrames({10}).ok());
+  *cancel = true;  // the client went away
+  const int64_t decoded = (*decoder)->frames_decoded();
+  absl::StatusOr<torch::Tensor> frames = (*decoder)->DecodeFrames({49});
+  EXPECT_EQ(frames.status().code(), absl::StatusCode::kCancelled)
+      << frames.status();
+  EXPECT_LE((*decoder)->frames_decoded() - decoded, 1);
+  *cancel = false;
+  EXPECT_TRUE((*decoder)->DecodeFrames({49}).ok()) << "usable afterwards";
 }
 
 // Each bad input gets its status quickly.

@@ -83,7 +83,7 @@ std::vector<std::vector<int64_t>> DenseClips(int64_t num_frames, int clip_len,
 
 absl::StatusOr<std::vector<Window>> SlidingWindows(
     const std::vector<double>& frame_times, double duration_s, double window_s,
-    double stride_s, int frames_per_window) {
+    double stride_s, int frames_per_window, int64_t max_windows) {
   if (!(window_s > 0)) {
     return absl::InvalidArgumentError(
         absl::StrCat("window_s: must be positive, got ", window_s));
@@ -102,15 +102,31 @@ absl::StatusOr<std::vector<Window>> SlidingWindows(
         "%.3f s",
         duration_s, window_s));
   }
-  std::vector<double> starts;
   // A small epsilon keeps a window that ends exactly at the end despite
   // floating-point steps.
   constexpr double kEpsilon = 1e-9;
+  // Counted in floating point before anything is made: a file's timestamps
+  // can claim 1e9 s, and 1e9 s at a 1e-9 s stride fits no integer.
+  const double regular =
+      std::floor((duration_s + kEpsilon - window_s) / stride_s) + 1;
+  const auto too_many = [&](double count) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "stride_s: %g s windows every %g s over %.3f s make %.0f windows, "
+        "above the limit of %d",
+        window_s, stride_s, duration_s, count, max_windows));
+  };
+  if (!(regular <= static_cast<double>(max_windows))) {
+    return too_many(regular);
+  }
+  std::vector<double> starts;
   for (int64_t i = 0; i * stride_s + window_s <= duration_s + kEpsilon; ++i) {
     starts.push_back(i * stride_s);
   }
   if (starts.back() + window_s < duration_s - kEpsilon) {
     starts.push_back(duration_s - window_s);
+  }
+  if (static_cast<int64_t>(starts.size()) > max_windows) {
+    return too_many(starts.size());
   }
   std::vector<Window> windows;
   windows.reserve(starts.size());

@@ -52,10 +52,12 @@ struct Window {
 // it. `frame_times` are presentation times in seconds (VideoDecoder's
 // frame_times), `duration_s` the video's duration.
 // INVALID_ARGUMENT if the video is shorter than one window or the arguments
-// are out of range, naming the argument.
+// are out of range, naming the argument; RESOURCE_EXHAUSTED naming stride_s
+// when there would be more than `max_windows` windows, checked before any
+// window is made (a file's timestamps can claim any duration).
 absl::StatusOr<std::vector<Window>> SlidingWindows(
     const std::vector<double>& frame_times, double duration_s, double window_s,
-    double stride_s, int frames_per_window);
+    double stride_s, int frames_per_window, int64_t max_windows);
 
 }  // namespace iv::video
 

@@ -33,7 +33,8 @@ TEST(SamplerTest, TestModeMatchesTheReferenceConventions) {
   for (const nlohmann::json& c : reference["windows"]) {
     absl::StatusOr<std::vector<Window>> windows =
         SlidingWindows(c["times"].get<std::vector<double>>(), c["duration"],
-                       c["window"], c["stride"], c["per_window"]);
+                       c["window"], c["stride"], c["per_window"],
+                       /*max_windows=*/1000);
     ASSERT_TRUE(windows.ok()) << windows.status();
     ASSERT_EQ(windows->size(), c["expected"].size());
     for (size_t i = 0; i < windows->size(); ++i) {
@@ -84,14 +85,40 @@ TEST(SamplerTest, TrainingDenseClipsStayInsideAndKeepTheirStride) {
 TEST(SamplerTest, SlidingWindowsRejectBadArguments) {
   std::vector<double> times;
   for (int i = 0; i < 24; ++i) times.push_back(i / 16.0);
-  auto too_short = SlidingWindows(times, 1.5, 2.0, 1.0, 8);
+  auto too_short = SlidingWindows(times, 1.5, 2.0, 1.0, 8, 100);
   EXPECT_EQ(too_short.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(too_short.status().message().find("shorter than one window"),
             std::string::npos);
-  EXPECT_FALSE(SlidingWindows(times, 1.5, 0, 1.0, 8).ok());
-  EXPECT_FALSE(SlidingWindows(times, 1.5, 1.0, 2.0, 8).ok());
-  EXPECT_FALSE(SlidingWindows(times, 1.5, 1.0, 0.5, 0).ok());
-  EXPECT_FALSE(SlidingWindows({}, 1.5, 1.0, 0.5, 4).ok());
+  EXPECT_FALSE(SlidingWindows(times, 1.5, 0, 1.0, 8, 100).ok());
+  EXPECT_FALSE(SlidingWindows(times, 1.5, 1.0, 2.0, 8, 100).ok());
+  EXPECT_FALSE(SlidingWindows(times, 1.5, 1.0, 0.5, 0, 100).ok());
+  EXPECT_FALSE(SlidingWindows({}, 1.5, 1.0, 0.5, 4, 100).ok());
+}
+
+TEST(SamplerTest, SlidingWindowsAreCountedBeforeTheyAreMade) {
+  // Two frames whose timestamps claim 1e9 s, at a 1e-9 s stride: 1e18
+  // windows, refused without building them (this would not finish).
+  auto absurd = SlidingWindows({0.0, 1e9}, 1e9, 1e-9, 1e-9, 8, 4096);
+  EXPECT_EQ(absurd.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(absurd.status().message().find("stride_s"), std::string::npos)
+      << absurd.status();
+  EXPECT_NE(absurd.status().message().find("limit of 4096"), std::string::npos)
+      << absurd.status();
+  auto long_video = SlidingWindows({0.0, 1e9}, 1e9, 2.0, 1.0, 8, 4096);
+  EXPECT_EQ(long_video.status().code(), absl::StatusCode::kResourceExhausted);
+
+  // 10 s, 2 s windows every 1 s: 9 windows; the limit is inclusive.
+  std::vector<double> times;
+  for (int i = 0; i < 100; ++i) times.push_back(i / 10.0);
+  auto nine = SlidingWindows(times, 10.0, 2.0, 1.0, 4, 9);
+  ASSERT_TRUE(nine.ok()) << nine.status();
+  EXPECT_EQ(nine->size(), 9);
+  EXPECT_EQ(SlidingWindows(times, 10.0, 2.0, 1.0, 4, 8).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  // 10.5 s: 9 regular windows and the tail one make 10.
+  EXPECT_EQ(SlidingWindows(times, 10.5, 2.0, 1.0, 4, 9).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(SlidingWindows(times, 10.5, 2.0, 1.0, 4, 10)->size(), 10);
 }
 
 }  // namespace

@@ -24,10 +24,8 @@ torch::Tensor ToFloatClip(const torch::Tensor& frames) {
   return frames.permute({3, 0, 1, 2}).to(torch::kFloat32).div_(255.0f);
 }
 
-torch::Tensor ResizeShortSide(const torch::Tensor& clip, int short_side) {
-  const int64_t height = clip.size(kHeight), width = clip.size(kWidth);
-  const int64_t shorter = std::min(height, width);
-  if (shorter == short_side) return clip;
+std::array<int64_t, 2> ShortSideSize(int64_t height, int64_t width,
+                                     int short_side) {
   // Same rounding as mmaction2's Resize for (-1, short_side).
   const int64_t new_height =
       height <= width ? short_side
@@ -37,6 +35,13 @@ torch::Tensor ResizeShortSide(const torch::Tensor& clip, int short_side) {
       width <= height ? short_side
                       : static_cast<int64_t>(std::lround(
                             static_cast<double>(width) * short_side / height));
+  return {new_height, new_width};
+}
+
+torch::Tensor ResizeShortSide(const torch::Tensor& clip, int short_side) {
+  const int64_t height = clip.size(kHeight), width = clip.size(kWidth);
+  if (std::min(height, width) == short_side) return clip;
+  const auto [new_height, new_width] = ShortSideSize(height, width, short_side);
   // Frames as a batch of images: [T, C, H, W].
   torch::Tensor images = clip.permute({1, 0, 2, 3});
   torch::Tensor resized = torch::nn::functional::interpolate(

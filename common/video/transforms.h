@@ -29,6 +29,11 @@ inline constexpr Normalization kClipNormalization = {
 // uint8 [T, H, W, 3] -> float [3, T, H, W] scaled to [0, 1].
 torch::Tensor ToFloatClip(const torch::Tensor& frames);
 
+// The [height, width] a frame of `height` x `width` takes when resized so
+// that its shorter side becomes `short_side` (mmaction2's rounding).
+std::array<int64_t, 2> ShortSideSize(int64_t height, int64_t width,
+                                     int short_side);
+
 // Bilinear resize (no antialiasing, like OpenCV's INTER_LINEAR that
 // mmaction2 uses) so the shorter side becomes `short_side`, keeping the
 // aspect ratio. A clip already at that size is returned as is.

@@ -44,12 +44,13 @@ data::ClipLoaderOptions ModelClipOptions(
 
 absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
     InternVideoModel& model, const std::string& path,
-    const data::ClipLoaderOptions& options, int batch_size) {
+    const data::ClipLoaderOptions& options, int batch_size,
+    int64_t max_windows) {
   absl::StatusOr<std::unique_ptr<video::VideoDecoder>> decoder =
       video::VideoDecoder::Open(path);
   if (!decoder.ok()) return decoder.status();
   absl::StatusOr<WindowFeatures> features =
-      ComputeWindowFeatures(model, **decoder, options, batch_size);
+      ComputeWindowFeatures(model, **decoder, options, batch_size, max_windows);
   if (!features.ok() && absl::IsInvalidArgument(features.status())) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", features.status().message()));
@@ -59,7 +60,8 @@ absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
 
 absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
     InternVideoModel& model, video::VideoDecoder& decoder,
-    const data::ClipLoaderOptions& options, int batch_size) {
+    const data::ClipLoaderOptions& options, int batch_size,
+    int64_t max_windows) {
   const InternVideoConfig& config = model->config();
   if (!config.localization) {
     return absl::FailedPreconditionError("the model has no localization head");
@@ -68,7 +70,7 @@ absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
   result.duration_s = decoder.info().duration_s;
   absl::StatusOr<std::vector<video::Window>> windows = video::SlidingWindows(
       decoder.frame_times(), result.duration_s, config.localization->window_s,
-      config.localization->stride_s, options.num_frames);
+      config.localization->stride_s, options.num_frames, max_windows);
   if (!windows.ok()) return windows.status();
   // Windows overlap: each frame is decoded once, in order.
   std::vector<int64_t> frames;

@@ -31,6 +31,10 @@ data::ClipLoaderOptions ModelClipOptions(
     const InternVideoConfig& config,
     const internvideo::v1::ClipSampling& overrides = {});
 
+// Windows of one video unless a caller says otherwise: an hour at a 0.25 s
+// stride (iv-tiny's).
+inline constexpr int64_t kDefaultMaxWindows = 14400;
+
 struct WindowFeatures {
   std::vector<double> centres_s;  // each window's midpoint
   double duration_s = 0;
@@ -41,15 +45,18 @@ struct WindowFeatures {
 // bytes in memory; each frame is decoded once). `options` gives frames per
 // window, crop and normalization (ModelClipOptions of the model). Errors:
 // the decoder's, or INVALID_ARGUMENT for a video shorter than one window;
-// the caller names the video.
+// the caller names the video; RESOURCE_EXHAUSTED for a video longer than
+// `max_windows` windows (checked before anything is decoded).
 absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
     InternVideoModel& model, video::VideoDecoder& decoder,
-    const data::ClipLoaderOptions& options, int batch_size = 16);
+    const data::ClipLoaderOptions& options, int batch_size = 16,
+    int64_t max_windows = kDefaultMaxWindows);
 
 // The same for the video file at `path`, its errors prefixed with the path.
 absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
     InternVideoModel& model, const std::string& path,
-    const data::ClipLoaderOptions& options, int batch_size = 16);
+    const data::ClipLoaderOptions& options, int batch_size = 16,
+    int64_t max_windows = kDefaultMaxWindows);
 
 }  // namespace iv::model
 
