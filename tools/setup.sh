@@ -35,6 +35,9 @@ packages=(
   # Text: Unicode properties and normalization (ICU), gzip (zlib) for the
   # CLIP tokenizer and its vocabulary file.
   libicu-dev zlib1g-dev
+  # Fuzzing (tools/fuzz.sh): clang, and its libFuzzer and sanitizer
+  # runtimes.
+  clang libclang-rt-14-dev
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }
