@@ -5,6 +5,7 @@
 #include <random>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -152,7 +153,8 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> Captioner::Model(
 
 absl::StatusOr<Captioner::Captions> Captioner::CaptionVideos(
     const std::string& model_id, const DecodingOptions& decoding,
-    const std::vector<const VideoSource*>& videos) {
+    const std::vector<const VideoSource*>& videos,
+    const serving::Cancelled& cancelled) {
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> found = Model(model_id);
   if (!found.ok()) return found.status();
   const ModelSnapshot& model = **found;
@@ -163,12 +165,23 @@ absl::StatusOr<Captioner::Captions> Captioner::CaptionVideos(
   captions.model = model.Ref();
   std::vector<absl::StatusOr<Caption>>& results = captions.results;
   results.resize(videos.size());
+  video::DecoderOptions decoder_options;
+  decoder_options.cancelled = cancelled;
   std::vector<std::future<absl::StatusOr<torch::Tensor>>> pending;
+  // The decode tasks read `videos`, `model` and `decoder_options`: none may
+  // outlive this call, even one that unwinds.
+  absl::Cleanup wait_for_decoding = [&pending] {
+    for (auto& decoding : pending) {
+      if (decoding.valid()) decoding.wait();
+    }
+  };
   for (const VideoSource* video : videos) {
-    pending.push_back(decoders_.Submit(
-        [this, video, &model]() -> absl::StatusOr<torch::Tensor> {
+    pending.push_back(
+        decoders_.Submit([this, video, &model,
+                          &decoder_options]() -> absl::StatusOr<torch::Tensor> {
           absl::StatusOr<std::unique_ptr<video::VideoDecoder>> decoder =
-              serving::OpenVideoSource(*video, options_.allowed_roots);
+              serving::OpenVideoSource(*video, options_.allowed_roots,
+                                       decoder_options);
           if (!decoder.ok()) return decoder.status();
           // The model's default sampling: one centred clip, centre crop.
           // Only the segment matters here: the bytes are not copied.
@@ -219,9 +232,10 @@ absl::StatusOr<Captioner::Captions> Captioner::CaptionVideos(
 }
 
 absl::StatusOr<internvideo::v1::CaptionVideoResponse> Captioner::CaptionVideo(
-    const internvideo::v1::CaptionVideoRequest& request) {
-  absl::StatusOr<Captions> captions =
-      CaptionVideos(request.model_id(), request.decoding(), {&request.video()});
+    const internvideo::v1::CaptionVideoRequest& request,
+    const serving::Cancelled& cancelled) {
+  absl::StatusOr<Captions> captions = CaptionVideos(
+      request.model_id(), request.decoding(), {&request.video()}, cancelled);
   if (!captions.ok()) return captions.status();
   if (!captions->results[0].ok()) return captions->results[0].status();
   internvideo::v1::CaptionVideoResponse response;
@@ -232,7 +246,8 @@ absl::StatusOr<internvideo::v1::CaptionVideoResponse> Captioner::CaptionVideo(
 
 absl::StatusOr<internvideo::v1::BatchCaptionVideosResponse>
 Captioner::BatchCaptionVideos(
-    const internvideo::v1::BatchCaptionVideosRequest& request) {
+    const internvideo::v1::BatchCaptionVideosRequest& request,
+    const serving::Cancelled& cancelled) {
   if (request.videos().empty()) {
     return InvalidField("videos", "empty (send at least one video)");
   }
@@ -245,7 +260,7 @@ Captioner::BatchCaptionVideos(
   std::vector<const VideoSource*> videos;
   for (const VideoSource& video : request.videos()) videos.push_back(&video);
   absl::StatusOr<Captions> captions =
-      CaptionVideos(request.model_id(), request.decoding(), videos);
+      CaptionVideos(request.model_id(), request.decoding(), videos, cancelled);
   if (!captions.ok()) return captions.status();
   internvideo::v1::BatchCaptionVideosResponse response;
   for (size_t i = 0; i < captions->results.size(); ++i) {

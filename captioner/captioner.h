@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/model/multimodal/caption_generation.h"
+#include "common/serving/cancellation.h"
 #include "common/serving/model_registry.h"
 #include "common/serving/thread_pool.h"
 #include "common/serving/video_clips.h"
@@ -42,10 +43,14 @@ class Captioner {
   Captioner(const CaptionerOptions& options,
             const serving::ModelRegistry* registry);
 
+  // `cancelled` is polled while videos are decoded (the gRPC layer passes
+  // its client's): a client that gives up stops the decoding it asked for.
   absl::StatusOr<internvideo::v1::CaptionVideoResponse> CaptionVideo(
-      const internvideo::v1::CaptionVideoRequest& request);
+      const internvideo::v1::CaptionVideoRequest& request,
+      const serving::Cancelled& cancelled = {});
   absl::StatusOr<internvideo::v1::BatchCaptionVideosResponse>
-  BatchCaptionVideos(const internvideo::v1::BatchCaptionVideosRequest& request);
+  BatchCaptionVideos(const internvideo::v1::BatchCaptionVideosRequest& request,
+                     const serving::Cancelled& cancelled = {});
 
   const CaptionerOptions& options() const { return options_; }
 
@@ -66,7 +71,8 @@ class Captioner {
   absl::StatusOr<Captions> CaptionVideos(
       const std::string& model_id,
       const internvideo::v1::DecodingOptions& decoding,
-      const std::vector<const internvideo::v1::VideoSource*>& videos);
+      const std::vector<const internvideo::v1::VideoSource*>& videos,
+      const serving::Cancelled& cancelled);
 
   const CaptionerOptions options_;
   const serving::ModelRegistry* registry_;

@@ -1,7 +1,9 @@
 #include "encoder_service/encoder.h"
 
+#include <filesystem>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/serving/status.h"
 #include "common/serving/video_source.h"
@@ -76,7 +78,9 @@ Encoder::Encoder(const EncoderOptions& options, const ModelRegistry* registry)
 
 std::vector<absl::StatusOr<EmbedVideoResponse>> Encoder::EmbedVideos(
     const std::vector<const EmbedVideoRequest*>& requests,
-    absl::Status* queue_full) {
+    const Cancelled& cancelled, absl::Status* queue_full) {
+  video::DecoderOptions decoding;
+  decoding.cancelled = cancelled;
   struct Job {
     absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model;
     std::future<absl::StatusOr<VideoClips>> decoding;
@@ -84,16 +88,23 @@ std::vector<absl::StatusOr<EmbedVideoResponse>> Encoder::EmbedVideos(
     std::future<absl::StatusOr<torch::Tensor>> embedding;
   };
   std::vector<Job> jobs(requests.size());
+  // The decode tasks read `requests`: none may outlive this call, even one
+  // that unwinds.
+  absl::Cleanup wait_for_decoding = [&jobs] {
+    for (Job& job : jobs) {
+      if (job.decoding.valid()) job.decoding.wait();
+    }
+  };
   for (size_t i = 0; i < requests.size(); ++i) {
     Job& job = jobs[i];
     job.model = registry_->Find(requests[i]->model_id());
     if (!job.model.ok()) continue;
     job.decoding =
-        decoders_.Submit([this, request = requests[i],
-                          model = *job.model]() -> absl::StatusOr<VideoClips> {
+        decoders_.Submit([this, request = requests[i], model = *job.model,
+                          &decoding]() -> absl::StatusOr<VideoClips> {
           absl::StatusOr<std::unique_ptr<video::VideoDecoder>> decoder =
-              serving::OpenVideoSource(request->video(),
-                                       options_.allowed_roots);
+              serving::OpenVideoSource(request->video(), options_.allowed_roots,
+                                       decoding);
           if (!decoder.ok()) return decoder.status();
           absl::StatusOr<ClipRequest> clips = ClipsOf(*request);
           if (!clips.ok()) return clips.status();
@@ -105,6 +116,9 @@ std::vector<absl::StatusOr<EmbedVideoResponse>> Encoder::EmbedVideos(
   for (Job& job : jobs) {
     if (!job.model.ok()) continue;
     job.clips = job.decoding.get();
+    if (job.clips.ok() && cancelled && cancelled()) {
+      job.clips = absl::CancelledError("the client cancelled");
+    }
     if (job.clips.ok()) {
       job.embedding =
           batcher_.Submit(*job.model, Tower::kVideo, job.clips->rows);
@@ -134,21 +148,23 @@ std::vector<absl::StatusOr<EmbedVideoResponse>> Encoder::EmbedVideos(
 }
 
 absl::StatusOr<EmbedVideoResponse> Encoder::EmbedVideo(
-    const EmbedVideoRequest& request) {
-  return std::move(EmbedVideos({&request}, nullptr).front());
+    const EmbedVideoRequest& request, const Cancelled& cancelled) {
+  return std::move(EmbedVideos({&request}, cancelled, nullptr).front());
 }
 
 absl::StatusOr<EmbedVideoResponse> Encoder::EmbedUploadedVideo(
-    EmbedVideoRequest request, std::string content) {
+    EmbedVideoRequest request, std::string content,
+    const Cancelled& cancelled) {
   if (content.empty()) return InvalidField("video.chunked", "no bytes arrived");
   // Setting the oneof's content replaces `chunked`; `segment` stays.
   request.mutable_video()->set_content(std::move(content));
-  return EmbedVideo(request);
+  return EmbedVideo(request, cancelled);
 }
 
 absl::StatusOr<internvideo::v1::BatchEmbedVideosResponse>
 Encoder::BatchEmbedVideos(
-    const internvideo::v1::BatchEmbedVideosRequest& request) {
+    const internvideo::v1::BatchEmbedVideosRequest& request,
+    const Cancelled& cancelled) {
   if (request.requests().empty()) {
     return InvalidField("requests", "empty (send at least one video)");
   }
@@ -171,7 +187,7 @@ Encoder::BatchEmbedVideos(
   // than retry the items one by one.
   absl::Status queue_full;
   std::vector<absl::StatusOr<EmbedVideoResponse>> results =
-      EmbedVideos(items, &queue_full);
+      EmbedVideos(items, cancelled, &queue_full);
   if (!queue_full.ok()) return queue_full;
   internvideo::v1::BatchEmbedVideosResponse response;
   for (size_t i = 0; i < results.size(); ++i) {
@@ -239,12 +255,19 @@ absl::StatusOr<internvideo::v1::GetModelInfoResponse> Encoder::GetModelInfo(
   response.set_is_default(true);
   response.set_embedding_dim(static_cast<int32_t>(model.config().embed_dim));
   *response.mutable_config() = model.loaded.model->config().proto;
+  // The vocabulary as the checkpoint names it: its file name, never where
+  // it lies on this server.
+  std::string* vocab = response.mutable_config()
+                           ->mutable_multimodal_encoder()
+                           ->mutable_tokenizer()
+                           ->mutable_vocab_path();
+  *vocab = std::filesystem::path(*vocab).filename().string();
   response.set_parameter_count(model.parameter_count);
-  response.set_checkpoint_path(model.loaded.path);
   const int64_t nanos = absl::ToUnixNanos(model.load_time);
   response.mutable_load_time()->set_seconds(nanos / 1000000000);
   response.mutable_load_time()->set_nanos(nanos % 1000000000);
   response.set_device(model.device.str());
+  response.set_weights_sha256(model.weights_sha256);
   return response;
 }
 

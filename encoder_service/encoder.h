@@ -8,11 +8,14 @@
 #define ENCODER_SERVICE_ENCODER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/serving/cancellation.h"
 #include "common/serving/model_registry.h"
 #include "common/serving/thread_pool.h"
 #include "common/serving/video_clips.h"
@@ -31,6 +34,8 @@ struct EncoderOptions {
   int max_text_bytes = 4096;  // per text
   int max_batch_videos = 64;  // requests per BatchEmbedVideos
   int64_t max_video_bytes = int64_t{512} << 20;  // streamed uploads
+  // A streamed upload with no message for this long is cancelled.
+  absl::Duration stream_idle_timeout = absl::Seconds(30);
 };
 
 class Encoder {
@@ -39,14 +44,21 @@ class Encoder {
   Encoder(const EncoderOptions& options,
           const serving::ModelRegistry* registry);
 
+  // `cancelled` is polled while videos are decoded (the gRPC layer passes
+  // its client's): a client that gives up stops the decoding it asked for.
+  using Cancelled = serving::Cancelled;
+
   absl::StatusOr<internvideo::v1::EmbedVideoResponse> EmbedVideo(
-      const internvideo::v1::EmbedVideoRequest& request);
+      const internvideo::v1::EmbedVideoRequest& request,
+      const Cancelled& cancelled = {});
   // A video uploaded in chunks (EmbedVideoStream): `request` has
   // video.chunked set, `content` holds the assembled file.
   absl::StatusOr<internvideo::v1::EmbedVideoResponse> EmbedUploadedVideo(
-      internvideo::v1::EmbedVideoRequest request, std::string content);
+      internvideo::v1::EmbedVideoRequest request, std::string content,
+      const Cancelled& cancelled = {});
   absl::StatusOr<internvideo::v1::BatchEmbedVideosResponse> BatchEmbedVideos(
-      const internvideo::v1::BatchEmbedVideosRequest& request);
+      const internvideo::v1::BatchEmbedVideosRequest& request,
+      const Cancelled& cancelled = {});
   absl::StatusOr<internvideo::v1::EmbedTextResponse> EmbedText(
       const internvideo::v1::EmbedTextRequest& request);
   absl::StatusOr<internvideo::v1::GetModelInfoResponse> GetModelInfo(
@@ -61,7 +73,7 @@ class Encoder {
   // `queue_full` (may be null) gets the batcher's refusal, if any.
   std::vector<absl::StatusOr<internvideo::v1::EmbedVideoResponse>> EmbedVideos(
       const std::vector<const internvideo::v1::EmbedVideoRequest*>& requests,
-      absl::Status* queue_full);
+      const Cancelled& cancelled, absl::Status* queue_full);
 
   const EncoderOptions options_;
   const serving::ModelRegistry* registry_;

@@ -4,28 +4,41 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/serving/idle_watchdog.h"
 #include "common/serving/status.h"
 
 namespace iv::encoder {
 namespace {
 
+using serving::CancelledBy;
 using serving::Reply;
 using serving::ToGrpcStatus;
 
 }  // namespace
 
 grpc::Status EncoderServiceImpl::EmbedVideo(
-    grpc::ServerContext*, const internvideo::v1::EmbedVideoRequest* request,
+    grpc::ServerContext* context,
+    const internvideo::v1::EmbedVideoRequest* request,
     internvideo::v1::EmbedVideoResponse* response) {
-  return Reply(encoder_->EmbedVideo(*request), response);
+  return Reply(encoder_->EmbedVideo(*request, CancelledBy(context)), response);
 }
 
 grpc::Status EncoderServiceImpl::EmbedVideoStream(
-    grpc::ServerContext*,
+    grpc::ServerContext* context,
     grpc::ServerReader<internvideo::v1::EmbedVideoStreamRequest>* reader,
     internvideo::v1::EmbedVideoResponse* response) {
+  const absl::Duration idle = encoder_->options().stream_idle_timeout;
+  serving::IdleWatchdog watchdog(context, idle);
+  auto went_quiet = [&] {
+    return ToGrpcStatus(absl::DeadlineExceededError(absl::StrCat(
+        "video.chunked: nothing arrived for ", absl::FormatDuration(idle),
+        " (the server's --stream-idle-seconds); the upload was cancelled")));
+  };
   internvideo::v1::EmbedVideoStreamRequest message;
-  if (!reader->Read(&message) || !message.has_request()) {
+  const bool first = reader->Read(&message);
+  if (watchdog.fired()) return went_quiet();
+  if (!first || !message.has_request()) {
     return ToGrpcStatus(serving::InvalidField(
         "request", "the stream's first message must carry the request"));
   }
@@ -46,6 +59,7 @@ grpc::Status EncoderServiceImpl::EmbedVideoStream(
   if (announced > limit) return too_large(announced);
   std::string content;
   while (reader->Read(&message)) {
+    watchdog.Touch();
     if (!message.has_chunk()) {
       return ToGrpcStatus(serving::InvalidField(
           "request", "only the stream's first message may carry it"));
@@ -55,21 +69,24 @@ grpc::Status EncoderServiceImpl::EmbedVideoStream(
       return too_large(content.size());
     }
   }
+  if (watchdog.fired()) return went_quiet();
   if (announced > 0 && static_cast<int64_t>(content.size()) != announced) {
     return ToGrpcStatus(serving::InvalidField(
         "video.chunked.total_bytes",
         absl::StrCat("announced ", announced, " bytes, received ",
                      content.size())));
   }
-  return Reply(encoder_->EmbedUploadedVideo(request, std::move(content)),
+  return Reply(encoder_->EmbedUploadedVideo(request, std::move(content),
+                                            CancelledBy(context)),
                response);
 }
 
 grpc::Status EncoderServiceImpl::BatchEmbedVideos(
-    grpc::ServerContext*,
+    grpc::ServerContext* context,
     const internvideo::v1::BatchEmbedVideosRequest* request,
     internvideo::v1::BatchEmbedVideosResponse* response) {
-  return Reply(encoder_->BatchEmbedVideos(*request), response);
+  return Reply(encoder_->BatchEmbedVideos(*request, CancelledBy(context)),
+               response);
 }
 
 grpc::Status EncoderServiceImpl::EmbedText(

@@ -8,9 +8,11 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +20,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/files/checksums.h"
+#include "common/files/file_digest.h"
+#include "common/files/read_file.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
 #include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/serving/connection.h"
@@ -408,6 +412,15 @@ TEST(EncoderServiceTest, UnavailableUntilAModelIsPublished) {
   EXPECT_EQ(info.embedding_dim(), 32);
   EXPECT_EQ(info.device(), "cpu");
   EXPECT_GT(info.parameter_count(), 0);
+  // The model is named by id, version and digest, never by server paths.
+  EXPECT_FALSE(absl::StrContains(info.DebugString(), models))
+      << info.DebugString();
+  absl::StatusOr<std::string> sha256 =
+      files::Sha256File(models + "/step-00000005/model.safetensors");
+  ASSERT_TRUE(sha256.ok()) << sha256.status();
+  EXPECT_EQ(info.weights_sha256(), *sha256);
+  EmbedTextResponse after;
+  EXPECT_TRUE(server.EmbedText({"hello"}, &after).ok());
 }
 
 TEST(EncoderServiceTest, AVersionDamagedOnDiskIsRefusedAndTheOldOneServes) {
@@ -448,6 +461,59 @@ TEST(EncoderServiceTest, AVersionDamagedOnDiskIsRefusedAndTheOldOneServes) {
   ASSERT_TRUE(server.registry().Poll().ok());
   ASSERT_TRUE(server.EmbedText({"a red circle"}, &response).ok());
   EXPECT_EQ(response.embeddings(0).model().version(), "step-00000003");
+}
+
+// Rewrites the header of a checkpoint's weights so that one tensor claims
+// `shape` over an empty byte range: products that wrap around 64 bits to 0
+// agree with that range unless the reader checks for overflow.
+void GiveATensorShape(const std::string& weights, const std::string& shape) {
+  absl::StatusOr<std::string> bytes = files::ReadFile(weights);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  uint64_t header_size;
+  std::memcpy(&header_size, bytes->data(), sizeof(header_size));
+  nlohmann::ordered_json header = nlohmann::ordered_json::parse(
+      bytes->substr(sizeof(header_size), header_size));
+  for (auto& [name, tensor] : header.items()) {
+    if (name == "__metadata__") continue;
+    tensor["shape"] = nlohmann::ordered_json::parse(shape);
+    tensor["data_offsets"][1] = tensor["data_offsets"][0];
+    break;
+  }
+  const std::string text = header.dump();
+  const uint64_t new_size = text.size();
+  std::ofstream out(weights, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(&new_size), sizeof(new_size));
+  out << text << bytes->substr(sizeof(header_size) + header_size);
+  ASSERT_TRUE(out.good());
+}
+
+TEST(EncoderServiceTest, AnOverflowingShapeIsRefusedAndTheOldVersionServes) {
+  const std::string models = iv::test::FreshTempDir("overflow_models");
+  TestServer server(models, Options(8, absl::Milliseconds(5), 64));
+  ASSERT_TRUE(model::testing::WriteTinyCheckpoint(
+                  absl::StrCat(models, "/", kVersion1), 1)
+                  .ok());
+  ASSERT_TRUE(server.registry().Poll().ok());
+
+  int step = 2;
+  for (const std::string shape :
+       {"[18446744073709551615, 0]", "[4294967296, 4294967296]"}) {
+    SCOPED_TRACE(shape);
+    const std::string version = absl::StrCat(models, "/step-0000000", step);
+    ASSERT_TRUE(model::testing::WriteTinyCheckpoint(version, step++).ok());
+    GiveATensorShape(version + "/model.safetensors", shape);
+    // CHECKSUMS lists the bad file as it is, so the reader is what refuses.
+    ASSERT_TRUE(files::WriteChecksums(
+                    version, {"model.safetensors", "model_config.textproto"})
+                    .ok());
+    const absl::Status refused = server.registry().Poll();
+    EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss) << refused;
+    EXPECT_TRUE(absl::StrContains(refused.message(), "shape")) << refused;
+    EXPECT_TRUE(absl::StrContains(refused.message(), "overflows")) << refused;
+    EmbedTextResponse response;
+    ASSERT_TRUE(server.EmbedText({"a red circle"}, &response).ok());
+    EXPECT_EQ(response.embeddings(0).model().version(), kVersion1);
+  }
 }
 
 struct BadInput {
@@ -604,6 +670,28 @@ TEST(EncoderServiceTest, BadStreamsAndTextsGetPreciseStatuses) {
 
   EmbedTextResponse response;
   EXPECT_TRUE(server->EmbedText({"still serving"}, &response).ok());
+}
+
+TEST(EncoderServiceTest, AQuietUploadIsCancelledAndFreesItsThread) {
+  EncoderOptions options = Options(8, absl::Milliseconds(5), 64);
+  options.stream_idle_timeout = absl::Seconds(1);
+  auto server = StartLoaded(options);
+  internvideo::v1::EmbedVideoStreamRequest first;
+  first.mutable_request()->mutable_video()->mutable_chunked()->set_total_bytes(
+      1000);
+  grpc::ClientContext context;
+  EmbedVideoResponse response;
+  auto writer = server->NewStub()->EmbedVideoStream(&context, &response);
+  ASSERT_TRUE(writer->Write(first));
+  // Then nothing, without closing: the server gives up after 1 s.
+  const absl::Time start = absl::Now();
+  const grpc::Status status = writer->Finish();
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED)
+      << status.error_message();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  EmbedTextResponse texts;
+  EXPECT_TRUE(server->EmbedText({"still serving"}, &texts).ok());
 }
 
 // encoder_server as a process: NOT_SERVING (and UNAVAILABLE) until a

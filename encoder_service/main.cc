@@ -49,6 +49,12 @@ int main(int argc, char** argv) {
                  "largest streamed video (EmbedVideoStream)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
+  int stream_idle_seconds = 30;
+  app.add_option("--stream-idle-seconds", stream_idle_seconds,
+                 "cancel an EmbedVideoStream upload that sends nothing for "
+                 "this long")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   CLI11_PARSE(app, argc, argv);
 
   if (absl::Status status = server.Init(); !status.ok()) {
@@ -59,6 +65,7 @@ int main(int argc, char** argv) {
   options.batcher.max_queue_delay =
       absl::Microseconds(static_cast<int64_t>(max_queue_delay_ms * 1000));
   options.max_video_bytes = max_video_mb << 20;
+  options.stream_idle_timeout = absl::Seconds(stream_idle_seconds);
   iv::encoder::Encoder encoder(options, &server.registry());
   iv::encoder::EncoderServiceImpl service(&encoder);
   return server.Run({&service});

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/files/checksums.h"
+#include "common/files/file_digest.h"
 #include "common/model/checkpoint/native_checkpoint.h"
 
 namespace iv::serving {
@@ -108,6 +109,9 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> ModelRegistry::Load(
   }
   absl::StatusOr<model::LoadedInternVideo> loaded = model::LoadInternVideo(dir);
   if (!loaded.ok()) return loaded.status();
+  absl::StatusOr<std::string> weights_sha256 =
+      files::Sha256File((fs::path(dir) / model::kNativeWeightsFile).string());
+  if (!weights_sha256.ok()) return weights_sha256.status();
   const internvideo::v1::ModelConfig& config = loaded->model->config().proto;
   if (!loaded->model->config().multimodal) {
     return absl::FailedPreconditionError(
@@ -127,6 +131,7 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> ModelRegistry::Load(
         config.name().empty() ? path.filename().string() : config.name();
   }
   snapshot->version = version;
+  snapshot->weights_sha256 = *std::move(weights_sha256);
   snapshot->device = options_.device;
   snapshot->load_time = absl::Now();
   try {

@@ -49,6 +49,8 @@ struct ModelSnapshot {
   torch::Device device = torch::kCPU;
   absl::Time load_time;
   int64_t parameter_count = 0;
+  // SHA-256 of the weights file, as GetModelInfo reports it (never a path).
+  std::string weights_sha256;
   // The multimodal encoder's pixel normalization.
   video::Normalization normalization = video::kClipNormalization;
 

@@ -1,0 +1,322 @@
+// The black-box hostile-input suite: encoder_server, index_server and
+// task_server run as processes on loopback with an API key, as deployed.
+// Each case sends one hostile request and checks its status code and that
+// the message names the field or the limit; after every case each server
+// must still report SERVING and answer an authorized call (EmbedText,
+// Search by text, Recognize): nothing crashed, nothing was lost.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/serving/connection.h"
+#include "common/testing/server_process.h"
+#include "common/testing/service_videos.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "protos/encoder_service.grpc.pb.h"
+#include "protos/index_service.grpc.pb.h"
+#include "protos/task_service.grpc.pb.h"
+#include "third_party/grpc_health/health.grpc.pb.h"
+
+namespace iv {
+namespace {
+
+namespace v1 = internvideo::v1;
+using ::testing::HasSubstr;
+
+constexpr char kApiKey[] = "hostile-suite-key";
+constexpr char kCollection[] = "library";
+
+// Writes `name` under `dir` with the ffmpeg CLI; returns its path.
+std::string Ffmpeg(const std::string& dir, const std::string& name,
+                   const std::string& args) {
+  const std::string path = absl::StrCat(dir, "/", name);
+  const std::string command =
+      absl::StrCat("ffmpeg -nostdin -v error -y ", args, " '", path, "'");
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  return path;
+}
+
+struct Stack {
+  test::ServiceTestVideos videos;
+  test::ServerProcess encoder, index, tasks;
+  std::optional<serving::Connection> encoder_connection, index_connection,
+      tasks_connection;
+};
+
+Stack* stack = nullptr;
+
+class HostileInputTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    stack = new Stack;
+    stack->videos = test::RenderServiceTestVideos("hostile", 11, 2);
+    const std::string& dir = stack->videos.videos;
+    // Two frames whose timestamps claim 1e9 s.
+    Ffmpeg(dir, "gap.mkv",
+           "-f lavfi -i color=s=64x64:r=1:d=2 -vf setpts=PTS*1e9 "
+           "-fps_mode passthrough -c:v mjpeg");
+    // 8192 pixels wide, 8 high.
+    Ffmpeg(dir, "wide.mkv", "-f lavfi -i color=s=8192x8:r=25:d=1 -c:v mjpeg");
+    // Two 8192x8192 frames.
+    Ffmpeg(dir, "huge.avi",
+           "-f lavfi -i color=c=red:s=8192x8192:r=1:d=2 -c:v mjpeg "
+           "-pix_fmt yuvj420p");
+
+    const std::string common = absl::StrCat(
+        " --address 127.0.0.1:0 --metrics-address '' --api-key ", kApiKey);
+    const std::string model = " --model-dir models/iv-tiny --threads 1";
+    absl::StatusOr<test::ServerProcess> encoder = test::StartServerProcess(
+        absl::StrCat("encoder_service/encoder_server", common, model,
+                     " --allowed-roots ", dir),
+        stack->videos.root + "/encoder.log");
+    ASSERT_TRUE(encoder.ok()) << encoder.status();
+    stack->encoder = *encoder;
+    absl::StatusOr<test::ServerProcess> index = test::StartServerProcess(
+        absl::StrCat("index_service/index_server", common, " --data-dir ",
+                     stack->videos.root, "/index --encoder-address 127.0.0.1:",
+                     encoder->port, " --encoder-api-key ", kApiKey),
+        stack->videos.root + "/index.log");
+    ASSERT_TRUE(index.ok()) << index.status();
+    stack->index = *index;
+    absl::StatusOr<test::ServerProcess> tasks = test::StartServerProcess(
+        absl::StrCat("task_service/task_server", common, model,
+                     " --allowed-roots ", dir),
+        stack->videos.root + "/tasks.log");
+    ASSERT_TRUE(tasks.ok()) << tasks.status();
+    stack->tasks = *tasks;
+    for (const test::ServerProcess* server :
+         {&stack->encoder, &stack->index, &stack->tasks}) {
+      ASSERT_TRUE(test::WaitUntilServing(*server).ok());
+    }
+    serving::ConnectionOptions options;
+    options.api_key = kApiKey;
+    stack->encoder_connection = *serving::Connection::Open(
+        absl::StrCat("127.0.0.1:", stack->encoder.port), options);
+    stack->index_connection = *serving::Connection::Open(
+        absl::StrCat("127.0.0.1:", stack->index.port), options);
+    stack->tasks_connection = *serving::Connection::Open(
+        absl::StrCat("127.0.0.1:", stack->tasks.port), options);
+
+    // One record to search for, embedded by the encoder.
+    v1::EmbedTextResponse embedded = EmbedText("a red circle moves up");
+    ASSERT_EQ(embedded.embeddings_size(), 1);
+    v1::CreateCollectionRequest create;
+    create.mutable_collection()->set_name(kCollection);
+    create.mutable_collection()->set_dimension(
+        embedded.embeddings(0).values_size());
+    v1::Collection created;
+    auto index_stub = v1::IndexService::NewStub(Index().channel());
+    ASSERT_TRUE(
+        index_stub
+            ->CreateCollection(Index().NewContext(absl::Seconds(30)).get(),
+                               create, &created)
+            .ok());
+    v1::UpsertRequest upsert;
+    upsert.set_collection(kCollection);
+    v1::Record* record = upsert.add_records();
+    record->set_id("red-circle");
+    *record->mutable_embedding() = embedded.embeddings(0);
+    v1::UpsertResponse upserted;
+    grpc::Status status = index_stub->Upsert(
+        Index().NewContext(absl::Seconds(30)).get(), upsert, &upserted);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+
+  static void TearDownTestSuite() {
+    if (stack == nullptr) return;
+    for (const test::ServerProcess* server :
+         {&stack->encoder, &stack->index, &stack->tasks}) {
+      if (server->pid > 0) test::StopServerProcess(*server, SIGTERM);
+    }
+    delete stack;
+    stack = nullptr;
+  }
+
+  static const serving::Connection& Encoder() {
+    return *stack->encoder_connection;
+  }
+  static const serving::Connection& Index() { return *stack->index_connection; }
+  static const serving::Connection& Tasks() { return *stack->tasks_connection; }
+
+  static v1::EmbedTextResponse EmbedText(const std::string& text) {
+    v1::EmbedTextRequest request;
+    request.add_texts(text);
+    v1::EmbedTextResponse response;
+    grpc::Status status =
+        v1::EncoderService::NewStub(Encoder().channel())
+            ->EmbedText(Encoder().NewContext(absl::Seconds(30)).get(), request,
+                        &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  // Every server is healthy and answers an authorized call.
+  static void ExpectStillServing(const std::string& after) {
+    SCOPED_TRACE(after);
+    for (const serving::Connection* connection :
+         {&Encoder(), &Index(), &Tasks()}) {
+      grpc::health::v1::HealthCheckRequest request;
+      grpc::health::v1::HealthCheckResponse response;
+      grpc::Status status =
+          grpc::health::v1::Health::NewStub(connection->channel())
+              ->Check(connection->NewContext(absl::Seconds(10)).get(), request,
+                      &response);
+      ASSERT_TRUE(status.ok())
+          << connection->address() << ": " << status.error_message();
+      EXPECT_EQ(response.status(),
+                grpc::health::v1::HealthCheckResponse::SERVING);
+    }
+    EXPECT_EQ(EmbedText("a blue square").embeddings_size(), 1);
+    v1::SearchRequest search;
+    search.set_collection(kCollection);
+    search.set_text("a red circle moves up");
+    search.set_k(1);
+    v1::SearchResponse found;
+    grpc::Status status =
+        v1::IndexService::NewStub(Index().channel())
+            ->Search(Index().NewContext(absl::Seconds(30)).get(), search,
+                     &found);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(found.hits_size(), 1);
+    EXPECT_EQ(found.hits(0).id(), "red-circle");
+    v1::RecognizeRequest recognize;
+    recognize.mutable_video()->set_path("clips/train_00000.mp4");
+    v1::RecognizeResponse recognized;
+    status = v1::RecognitionService::NewStub(Tasks().channel())
+                 ->Recognize(Tasks().NewContext(absl::Seconds(60)).get(),
+                             recognize, &recognized);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  }
+
+  // Sends `call`, expects `code` and every one of `parts` in the message,
+  // then checks every server still serves.
+  static void ExpectRefused(
+      const std::string& name,
+      const std::function<grpc::Status(grpc::ClientContext*)>& call,
+      grpc::StatusCode code, const std::vector<std::string>& parts,
+      const serving::Connection& connection) {
+    SCOPED_TRACE(name);
+    const absl::Time start = absl::Now();
+    grpc::Status status = call(connection.NewContext(absl::Seconds(120)).get());
+    EXPECT_EQ(status.error_code(), code) << status.error_message();
+    for (const std::string& part : parts) {
+      EXPECT_THAT(status.error_message(), HasSubstr(part));
+    }
+    // Refused before the work, not after it.
+    EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+    ExpectStillServing(name);
+  }
+
+  static std::function<grpc::Status(grpc::ClientContext*)> EmbedVideo(
+      const v1::EmbedVideoRequest& request) {
+    return [request](grpc::ClientContext* context) {
+      v1::EmbedVideoResponse response;
+      return v1::EncoderService::NewStub(Encoder().channel())
+          ->EmbedVideo(context, request, &response);
+    };
+  }
+};
+
+TEST_F(HostileInputTest, SlidingWindowsAreBoundedBeforeTheyAreBuilt) {
+  v1::EmbedVideoRequest request;
+  request.mutable_video()->set_path("clips/train_00000.mp4");
+  request.mutable_segments()->set_window_s(1e-9);
+  request.mutable_segments()->set_stride_s(1e-9);
+  ExpectRefused("1e-9 s windows", EmbedVideo(request),
+                grpc::StatusCode::RESOURCE_EXHAUSTED,
+                {"segments.stride_s", "limit of"}, Encoder());
+
+  request.mutable_video()->set_path("gap.mkv");
+  request.mutable_segments()->Clear();  // 2 s windows every 1 s
+  ExpectRefused("a video claiming 1e9 s", EmbedVideo(request),
+                grpc::StatusCode::RESOURCE_EXHAUSTED,
+                {"segments.stride_s", "limit of"}, Encoder());
+
+  v1::LocalizeRequest localize;
+  localize.mutable_video()->set_path("gap.mkv");
+  ExpectRefused(
+      "Localize of a video claiming 1e9 s",
+      [&](grpc::ClientContext* context) {
+        v1::LocalizeResponse response;
+        return v1::LocalizationService::NewStub(Tasks().channel())
+            ->Localize(context, localize, &response);
+      },
+      grpc::StatusCode::RESOURCE_EXHAUSTED,
+      {"video: ", "--max-localize-windows"}, Tasks());
+}
+
+TEST_F(HostileInputTest, FrameMemoryIsBoundedPerRequest) {
+  v1::EmbedVideoRequest request;
+  request.mutable_video()->set_path("wide.mkv");
+  request.mutable_sampling()->set_short_side(4096);
+  ExpectRefused("8192x8 frames resized to a 4096 short side",
+                EmbedVideo(request), grpc::StatusCode::RESOURCE_EXHAUSTED,
+                {"sampling.short_side", "limit of"}, Encoder());
+
+  request.mutable_video()->set_path("huge.avi");
+  request.clear_sampling();
+  ExpectRefused("two 8192x8192 frames", EmbedVideo(request),
+                grpc::StatusCode::RESOURCE_EXHAUSTED, {"MiB", "limit of"},
+                Encoder());
+
+  v1::RecognizeRequest recognize;
+  recognize.mutable_video()->set_path("huge.avi");
+  ExpectRefused(
+      "Recognize two 8192x8192 frames",
+      [&](grpc::ClientContext* context) {
+        v1::RecognizeResponse response;
+        return v1::RecognitionService::NewStub(Tasks().channel())
+            ->Recognize(context, recognize, &response);
+      },
+      grpc::StatusCode::RESOURCE_EXHAUSTED, {"MiB", "limit of"}, Tasks());
+}
+
+TEST_F(HostileInputTest, ZeroShotTextsAreBounded) {
+  auto recognize = [](v1::RecognizeRequest request) {
+    return [request](grpc::ClientContext* context) {
+      v1::RecognizeResponse response;
+      return v1::RecognitionService::NewStub(Tasks().channel())
+          ->Recognize(context, request, &response);
+    };
+  };
+  v1::RecognizeRequest request;
+  request.mutable_video()->set_path("clips/train_00000.mp4");
+  request.mutable_zero_shot()->add_labels("red");
+  request.mutable_zero_shot()->set_prompt_template(std::string(1 << 20, 'a') +
+                                                   "{label}");
+  ExpectRefused("a 1 MiB prompt template", recognize(request),
+                grpc::StatusCode::INVALID_ARGUMENT,
+                {"zero_shot.prompt_template", "limit is"}, Tasks());
+
+  std::string slots;
+  for (int i = 0; i < 100; ++i) slots += "{label}";
+  request.mutable_zero_shot()->set_prompt_template(slots);
+  request.mutable_zero_shot()->set_labels(0, std::string(500, 'x'));
+  ExpectRefused("a template repeating a long label", recognize(request),
+                grpc::StatusCode::INVALID_ARGUMENT,
+                {"zero_shot.labels[0]", "prompt is 50000 bytes"}, Tasks());
+
+  // Search texts have a size limit of their own.
+  v1::SearchRequest search;
+  search.set_collection(kCollection);
+  search.set_text(std::string(1 << 20, 'a'));
+  ExpectRefused(
+      "a 1 MiB search text",
+      [&](grpc::ClientContext* context) {
+        v1::SearchResponse response;
+        return v1::IndexService::NewStub(Index().channel())
+            ->Search(context, search, &response);
+      },
+      grpc::StatusCode::INVALID_ARGUMENT, {"text: ", "the limit is"}, Index());
+}
+
+}  // namespace
+}  // namespace iv
