@@ -193,27 +193,42 @@ absl::StatusOr<TrainingRecipe> ReadRecipe(const std::string& path) {
   return recipe;
 }
 
-void ResolveRecipePaths(const std::string& base_dir, TrainingRecipe& recipe) {
-  auto resolve = [&base_dir](std::string* path) {
-    if (path->empty() || std::filesystem::path(*path).is_absolute()) return;
-    *path = (std::filesystem::path(base_dir) / *path).lexically_normal();
+std::vector<std::pair<std::string, std::string*>> RecipeInputPaths(
+    TrainingRecipe& recipe) {
+  std::vector<std::pair<std::string, std::string*>> paths;
+  auto add_manifests = [&paths](const char* name,
+                                internvideo::v1::DataConfig* data) {
+    for (int i = 0; i < data->manifests_size(); ++i) {
+      paths.emplace_back(absl::StrCat(name, ".manifests[", i, "].path"),
+                         data->mutable_manifests(i)->mutable_path());
+    }
   };
   // Only data the recipe has: mutable_eval_data() would add an empty
   // eval_data, which validation then rejects.
-  std::vector<internvideo::v1::DataConfig*> data;
-  if (recipe.has_train_data()) data.push_back(recipe.mutable_train_data());
-  if (recipe.has_eval_data()) data.push_back(recipe.mutable_eval_data());
-  for (internvideo::v1::DataConfig* config : data) {
-    for (auto& manifest : *config->mutable_manifests()) {
-      resolve(manifest.mutable_path());
-    }
+  if (recipe.has_train_data()) {
+    add_manifests("train_data", recipe.mutable_train_data());
   }
-  for (auto& init : *recipe.mutable_init()) resolve(init.mutable_path());
+  if (recipe.has_eval_data()) {
+    add_manifests("eval_data", recipe.mutable_eval_data());
+  }
+  for (int i = 0; i < recipe.init_size(); ++i) {
+    paths.emplace_back(absl::StrCat("init[", i, "].path"),
+                       recipe.mutable_init(i)->mutable_path());
+  }
   if (recipe.model().has_multimodal_encoder()) {
-    resolve(recipe.mutable_model()
-                ->mutable_multimodal_encoder()
-                ->mutable_tokenizer()
-                ->mutable_vocab_path());
+    paths.emplace_back("model.multimodal_encoder.tokenizer.vocab_path",
+                       recipe.mutable_model()
+                           ->mutable_multimodal_encoder()
+                           ->mutable_tokenizer()
+                           ->mutable_vocab_path());
+  }
+  return paths;
+}
+
+void ResolveRecipePaths(const std::string& base_dir, TrainingRecipe& recipe) {
+  for (auto& [field, path] : RecipeInputPaths(recipe)) {
+    if (path->empty() || std::filesystem::path(*path).is_absolute()) continue;
+    *path = (std::filesystem::path(base_dir) / *path).lexically_normal();
   }
 }
 

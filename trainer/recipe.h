@@ -6,6 +6,8 @@
 #define TRAINER_RECIPE_H_
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -21,6 +23,13 @@ absl::StatusOr<internvideo::v1::TrainingRecipe> ReadRecipe(
     const std::string& path);
 absl::StatusOr<internvideo::v1::TrainingRecipe> ParseRecipe(
     const std::string& text);
+
+// The files a recipe reads, as (field path, path) pairs: every manifest
+// ("train_data.manifests[0].path"), init checkpoint ("init[0].path") and the
+// tokenizer vocabulary ("model.multimodal_encoder.tokenizer.vocab_path"),
+// empty ones included. Not output_dir, which is written.
+std::vector<std::pair<std::string, std::string*>> RecipeInputPaths(
+    internvideo::v1::TrainingRecipe& recipe);
 
 // Makes the recipe's relative file paths (manifests, init checkpoints, the
 // tokenizer vocabulary) relative to `base_dir`, the recipe file's folder, so

@@ -21,8 +21,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/data/manifest.h"
 #include "common/files/atomic_file.h"
 #include "common/files/file_digest.h"
+#include "common/text/text_cleaning.h"
 #include "google/protobuf/text_format.h"
 #include "nlohmann/json.hpp"
 #include "trainer/recipe.h"
@@ -45,6 +48,16 @@ constexpr char kWorkerLog[] = "worker.log";
 constexpr char kMetricsLog[] = "metrics.jsonl";
 constexpr size_t kHistory = 1000;  // reports kept per job for watchers
 constexpr size_t kFinishedHistory = 16;
+// Limits on what the service reads (README "Limits"): the trainer writes
+// metrics lines of a few hundred bytes; longer ones are skipped, and one poll
+// reads at most kMetricsReadBytes, so a garbage log costs bounded memory and
+// lock time.
+constexpr size_t kMaxMetricsLine = 64 << 10;
+constexpr int64_t kMetricsReadBytes = 16 << 20;
+// A manifest is read whole at submit time to check its videos' paths.
+constexpr uintmax_t kMaxManifestBytes = uintmax_t{256} << 20;
+// A failed job's error: the worker log's last line, at most this long.
+constexpr size_t kMaxErrorBytes = 1024;
 
 bool IsFinal(JobState state) {
   return state == internvideo::v1::JOB_STATE_SUCCEEDED ||
@@ -136,6 +149,8 @@ bool IsUnder(const fs::path& path, const fs::path& root) {
 }
 
 // The last non-empty line of a worker's log: its error when it failed.
+// Well-formed UTF-8 (a proto3 string must be, or the record would not load
+// again) and at most kMaxErrorBytes.
 std::string LastLogLine(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return "";
@@ -147,8 +162,9 @@ std::string LastLogLine(const std::string& path) {
   in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
   std::vector<std::string> lines =
       absl::StrSplit(tail, absl::ByAnyChar("\r\n"), absl::SkipWhitespace());
-  return lines.empty() ? ""
-                       : std::string(absl::StripAsciiWhitespace(lines.back()));
+  if (lines.empty()) return "";
+  const absl::string_view line = absl::StripAsciiWhitespace(lines.back());
+  return text::EncodeUtf8(text::DecodeUtf8(line.substr(0, kMaxErrorBytes)));
 }
 
 std::string DescribeExit(int wait_status) {
@@ -164,6 +180,80 @@ std::string DescribeExit(int wait_status) {
   return "the worker ended";
 }
 
+// Applies one metrics.jsonl line to `progress`; false for anything that is
+// not an event the trainer writes (garbage, wrong types), which is skipped.
+bool ApplyMetricsLine(absl::string_view line, JobProgress& progress) {
+  const nlohmann::json event =
+      nlohmann::json::parse(line.begin(), line.end(), nullptr,
+                            /*allow_exceptions=*/false);
+  if (!event.is_object()) return false;  // also a parse error
+  const auto step = event.find("step");
+  if (step == event.end() || !step->is_number_integer()) return false;
+  auto number = [&event](const char* key) {
+    const auto it = event.find(key);
+    return it != event.end() && it->is_number() ? it->get<double>() : 0.0;
+  };
+  const auto eval = event.find("eval");
+  if (eval != event.end() && eval->is_object()) {
+    progress.clear_eval_metrics();
+    for (const auto& [key, value] : eval->items()) {
+      if (value.is_number()) {
+        (*progress.mutable_eval_metrics())[key] = value.get<double>();
+      }
+    }
+    progress.set_eval_step(step->get<int64_t>());
+  } else {
+    progress.set_step(step->get<int64_t>());
+    progress.set_loss(number("loss"));
+    progress.set_learning_rate(number("lr"));
+    progress.set_clips_per_second(number("clips_per_second"));
+  }
+  return true;
+}
+
+// The absolute paths of the videos a manifest lists, resolved as the
+// trainer resolves them.
+absl::StatusOr<std::vector<std::string>> ManifestVideos(const std::string& path,
+                                                        bool untrimmed) {
+  std::vector<std::string> videos;
+  auto collect = [&videos](const auto& entries) -> absl::Status {
+    if (!entries.ok()) return entries.status();
+    for (const auto& entry : *entries) videos.push_back(entry.path);
+    return absl::OkStatus();
+  };
+  absl::Status status = untrimmed ? collect(data::ReadUntrimmedManifest(path))
+                                  : collect(data::ReadTrimmedManifest(path));
+  if (!status.ok()) return status;
+  return videos;
+}
+
+// A manifest reader's error for the caller. The reader's message may quote
+// the file ("not JSON: ... last read: '<bytes>'"), so only its line number
+// and field ("<path>:<line>: <field>: <problem>", the field built from the
+// format's own keys) are passed on.
+absl::Status ManifestError(const std::string& field, const std::string& path,
+                           const absl::Status& status) {
+  if (!absl::IsInvalidArgument(status)) {
+    return absl::Status(
+        status.code(),
+        absl::StrCat(field, ": cannot read the manifest ", path));
+  }
+  std::string where;
+  absl::string_view rest = status.message();
+  int line = 0;
+  if (absl::ConsumePrefix(&rest, path) && absl::ConsumePrefix(&rest, ":")) {
+    std::vector<absl::string_view> parts =
+        absl::StrSplit(rest, absl::MaxSplits(": ", 2));
+    if (parts.size() == 3 && absl::SimpleAtoi(parts[0], &line)) {
+      where = absl::StrCat(" at line ", line);
+      if (parts[1] != "line") absl::StrAppend(&where, ", field ", parts[1]);
+    }
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": ", path, " is not a valid manifest", where,
+                   "; see the manifest format in shared/spec/SYNTHWORLD.md"));
+}
+
 int64_t FolderBytes(const std::string& dir) {
   int64_t bytes = 0;
   std::error_code error;
@@ -173,24 +263,43 @@ int64_t FolderBytes(const std::string& dir) {
   return bytes;
 }
 
+// The name becomes a folder: only plain names qualify.
+bool PlainModelName(const std::string& name) {
+  return !name.empty() && name.size() <= 128 && name[0] != '.' &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.';
+         });
+}
+
+std::vector<fs::path> CanonicalRoots(const JobManagerOptions& options) {
+  std::vector<fs::path> roots = {Canonical(options.jobs_root)};
+  for (const std::string& root : options.allowed_roots) {
+    roots.push_back(Canonical(root));
+  }
+  return roots;
+}
+
 }  // namespace
 
 std::string PublishedModelId(const Job& job) {
-  // The name becomes a folder: only plain names qualify.
-  auto plain = [](const std::string& name) {
-    return !name.empty() && name.size() <= 128 && name[0] != '.' &&
-           std::all_of(name.begin(), name.end(), [](char c) {
-             return absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.';
-           });
-  };
-  if (plain(job.recipe().model().name())) return job.recipe().model().name();
-  if (plain(job.recipe().name())) return job.recipe().name();
+  if (PlainModelName(job.recipe().model().name())) {
+    return job.recipe().model().name();
+  }
+  if (PlainModelName(job.recipe().name())) return job.recipe().name();
   return job.job_id();
+}
+
+std::string PublishedModelField(const Job& job) {
+  if (PlainModelName(job.recipe().model().name())) return "recipe.model.name";
+  if (PlainModelName(job.recipe().name())) return "recipe.name";
+  return "job_id";
 }
 
 JobManager::JobManager(const JobManagerOptions& options,
                        std::unique_ptr<JobStore> store)
-    : options_(options), store_(std::move(store)) {}
+    : options_(options),
+      roots_(CanonicalRoots(options)),
+      store_(std::move(store)) {}
 
 absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Open(
     JobManagerOptions options) {
@@ -256,43 +365,113 @@ std::string JobManager::JobDir(const std::string& job_id) const {
   return (fs::path(options_.jobs_root) / job_id).string();
 }
 
-absl::Status JobManager::CheckRoots(const TrainingRecipe& recipe,
+bool JobManager::Allowed(const std::string& path) const {
+  const fs::path canonical = Canonical(path);
+  return std::any_of(roots_.begin(), roots_.end(), [&](const fs::path& root) {
+    return IsUnder(canonical, root);
+  });
+}
+
+absl::Status JobManager::CheckRoots(TrainingRecipe& recipe,
                                     const std::string& output_dir) const {
-  std::vector<fs::path> roots = {Canonical(options_.jobs_root)};
-  for (const std::string& root : options_.allowed_roots) {
-    roots.push_back(Canonical(root));
-  }
-  auto allowed = [&roots](const std::string& path) {
-    const fs::path canonical = Canonical(path);
-    return std::any_of(roots.begin(), roots.end(), [&](const fs::path& root) {
-      return IsUnder(canonical, root);
-    });
-  };
   auto denied = [](const std::string& field, const std::string& path) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        field, ": ", path, " is outside the service's allowed roots"));
+    return absl::PermissionDeniedError(
+        absl::StrCat(field, ": ", path,
+                     " is outside the service's allowed roots (--jobs-root, "
+                     "--allowed-roots); use a file under one of them"));
   };
-  if (!allowed(output_dir)) return denied("recipe.output_dir", output_dir);
-  // Reads are confined only when roots were given: a service without them
-  // trusts its callers with every file it can read.
-  if (options_.allowed_roots.empty()) return absl::OkStatus();
+  if (!Allowed(output_dir)) return denied("recipe.output_dir", output_dir);
+  for (const auto& [field, path] : RecipeInputPaths(recipe)) {
+    // Empty paths are validation's to name.
+    if (!path->empty() && !Allowed(*path)) {
+      return denied(absl::StrCat("recipe.", field), *path);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JobManager::CheckManifestVideos(
+    const TrainingRecipe& recipe) const {
+  const bool untrimmed =
+      recipe.objective_case() == TrainingRecipe::kLocalization;
   for (const auto& [name, data] :
        {std::pair{"train_data", &recipe.train_data()},
         std::pair{"eval_data", &recipe.eval_data()}}) {
     for (int i = 0; i < data->manifests_size(); ++i) {
-      if (!allowed(data->manifests(i).path())) {
-        return denied(absl::StrCat("recipe.", name, ".manifests[", i, "].path"),
-                      data->manifests(i).path());
+      const std::string& path = data->manifests(i).path();
+      const std::string field =
+          absl::StrCat("recipe.", name, ".manifests[", i, "].path");
+      std::error_code error;
+      const uintmax_t bytes = fs::file_size(path, error);
+      if (!error && bytes > kMaxManifestBytes) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, ": ", path, " has ", bytes,
+                         " bytes; the service reads manifests of at most ",
+                         kMaxManifestBytes, " bytes: split it into several"));
+      }
+      absl::StatusOr<std::vector<std::string>> videos =
+          ManifestVideos(path, untrimmed);
+      if (!videos.ok()) return ManifestError(field, path, videos.status());
+      for (size_t row = 0; row < videos->size(); ++row) {
+        // The video's path is the manifest's content: named by row only.
+        if (!Allowed((*videos)[row])) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              field, ": the video of entry ", row + 1, " of ", path,
+              " lies outside the service's allowed roots (--jobs-root, "
+              "--allowed-roots); list videos under one of them"));
+        }
       }
     }
   }
-  for (int i = 0; i < recipe.init_size(); ++i) {
-    if (!allowed(recipe.init(i).path())) {
-      return denied(absl::StrCat("recipe.init[", i, "].path"),
-                    recipe.init(i).path());
+  return absl::OkStatus();
+}
+
+absl::Status JobManager::CheckOutputDir(const std::string& job_id,
+                                        const std::string& output_dir) const {
+  const fs::path out = Canonical(output_dir);
+  auto overlaps = [&out](const std::string& other) {
+    const fs::path canonical = Canonical(other);
+    return IsUnder(out, canonical) || IsUnder(canonical, out);
+  };
+  auto denied = [&output_dir](absl::string_view why) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("recipe.output_dir: ", output_dir, " ", why,
+                     "; leave output_dir empty for the job's own folder, or "
+                     "name a new folder under an allowed root"));
+  };
+  // The jobs root holds every job's folder, and may hold the database.
+  const fs::path jobs_root = Canonical(options_.jobs_root);
+  if (IsUnder(jobs_root, out)) return denied("is or holds the jobs root");
+  if (IsUnder(out, jobs_root) && !IsUnder(out, Canonical(JobDir(job_id)))) {
+    return denied(
+        absl::StrCat("is in the jobs root but not in this job's "
+                     "own folder ",
+                     JobDir(job_id)));
+  }
+  if (!options_.db_path.empty() && overlaps(options_.db_path)) {
+    return denied("is, holds or lies in the service's job database");
+  }
+  for (const auto& [other_id, other] : jobs_) {
+    // Two runs in one folder would resume from each other's checkpoints.
+    if (overlaps(other.job.output_dir())) {
+      return denied(absl::StrCat(
+          "is, holds or lies in the output folder of job ", other_id));
     }
   }
   return absl::OkStatus();
+}
+
+const Job* JobManager::ModelOwner(const std::string& model_id) const {
+  const Job* owner = nullptr;
+  for (const auto& [id, entry] : jobs_) {
+    if (PublishedModelId(entry.job) == model_id &&
+        (owner == nullptr ||
+         std::pair{CreateNanos(entry.job), id} <
+             std::pair{CreateNanos(*owner), owner->job_id()})) {
+      owner = &entry.job;
+    }
+  }
+  return owner;
 }
 
 absl::StatusOr<Job> JobManager::Submit(TrainingRecipe recipe,
@@ -316,18 +495,36 @@ absl::StatusOr<Job> JobManager::Submit(TrainingRecipe recipe,
       !valid.ok()) {
     return valid.status();
   }
+  if (absl::Status s = CheckManifestVideos(recipe); !s.ok()) return s;
+
+  Entry entry;
+  entry.job.set_job_id(id);
+  *entry.job.mutable_recipe() = std::move(recipe);
+  entry.job.set_state(internvideo::v1::JOB_STATE_PENDING);
+  entry.job.set_output_dir(output_dir);
 
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("the service is stopping");
   if (jobs_.count(id) > 0) {
     return absl::AlreadyExistsError(absl::StrCat("job_id: ", id, " exists"));
   }
-  for (const auto& [other_id, other] : jobs_) {
-    // Two runs in one folder would resume from each other's checkpoints.
-    if ((IsActive(other.job.state()) || other.pid > 0) &&
-        other.job.output_dir() == output_dir) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "recipe.output_dir: ", output_dir, " is in use by job ", other_id));
+  if (absl::Status s = CheckOutputDir(id, output_dir); !s.ok()) return s;
+  if (!options_.publish_root.empty()) {
+    // A model id names one line of versions that the encoder service
+    // serves: only the job that first claimed it may add to it.
+    const std::string model_id = PublishedModelId(entry.job);
+    if (const Job* owner = ModelOwner(model_id); owner != nullptr) {
+      return absl::AlreadyExistsError(
+          absl::StrCat(PublishedModelField(entry.job), ": the model ", model_id,
+                       " is published by job ", owner->job_id(),
+                       "; give this job's model another name"));
+    }
+    std::error_code error;
+    if (fs::exists(fs::path(options_.publish_root) / model_id, error)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          PublishedModelField(entry.job), ": the model ", model_id,
+          " is already in the publish root and belongs to no job of this "
+          "service; give this job's model another name"));
     }
   }
   const int64_t active = std::count_if(jobs_.begin(), jobs_.end(), [](auto& j) {
@@ -345,18 +542,13 @@ absl::StatusOr<Job> JobManager::Submit(TrainingRecipe recipe,
         absl::StrCat("cannot create ", JobDir(id), ": ", error.message()));
   }
   std::string text;
-  google::protobuf::TextFormat::PrintToString(recipe, &text);
+  google::protobuf::TextFormat::PrintToString(entry.job.recipe(), &text);
   if (absl::Status s = files::WriteFileAtomically(
           (fs::path(JobDir(id)) / kRecipeFile).string(), text);
       !s.ok()) {
     return s;
   }
 
-  Entry entry;
-  entry.job.set_job_id(id);
-  *entry.job.mutable_recipe() = std::move(recipe);
-  entry.job.set_state(internvideo::v1::JOB_STATE_PENDING);
-  entry.job.set_output_dir(output_dir);
   SetTime(absl::Now(), entry.job.mutable_create_time());
   // Acknowledged only once durable: a submit that returned survives kill -9.
   if (absl::Status s = Persist(entry); !s.ok()) return s;
@@ -548,36 +740,33 @@ void JobManager::ReadMetrics(Entry& entry) {
   in.seekg(0, std::ios::end);
   const int64_t size = in.tellg();
   // A resumed run rewrites the log without the steps after its checkpoint.
-  if (size < entry.log_offset) entry.log_offset = 0;
-  if (size == entry.log_offset) return;
-  in.seekg(entry.log_offset);
-  std::string chunk(static_cast<size_t>(size - entry.log_offset), '\0');
-  in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-  // Only whole lines: the writer may be halfway through one.
-  const size_t end = chunk.rfind('\n');
-  if (end == std::string::npos) return;
-  entry.log_offset += static_cast<int64_t>(end + 1);
-  JobProgress& progress = *entry.job.mutable_progress();
-  for (absl::string_view line :
-       absl::StrSplit(absl::string_view(chunk).substr(0, end), '\n',
-                      absl::SkipWhitespace())) {
-    nlohmann::json event = nlohmann::json::parse(line, nullptr, false);
-    if (event.is_discarded() || !event.contains("step")) continue;
-    const int64_t step = event["step"].get<int64_t>();
-    if (event.contains("eval") && event["eval"].is_object()) {
-      progress.clear_eval_metrics();
-      for (const auto& [key, value] : event["eval"].items()) {
-        if (value.is_number()) (*progress.mutable_eval_metrics())[key] = value;
-      }
-      progress.set_eval_step(step);
-    } else {
-      progress.set_step(step);
-      progress.set_loss(event.value("loss", 0.0));
-      progress.set_learning_rate(event.value("lr", 0.0));
-      progress.set_clips_per_second(event.value("clips_per_second", 0.0));
-    }
-    Report(entry);
+  if (size < entry.log_offset) {
+    entry.log_offset = 0;
+    entry.skipping_line = false;
   }
+  const int64_t length = std::min(size - entry.log_offset, kMetricsReadBytes);
+  if (length <= 0) return;
+  in.seekg(entry.log_offset);
+  std::string chunk(static_cast<size_t>(length), '\0');
+  in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+  chunk.resize(static_cast<size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+  size_t start = 0;
+  for (size_t end; (end = chunk.find('\n', start)) != std::string::npos;
+       start = end + 1) {
+    if (!entry.skipping_line && end - start <= kMaxMetricsLine &&
+        ApplyMetricsLine(absl::string_view(chunk).substr(start, end - start),
+                         *entry.job.mutable_progress())) {
+      Report(entry);
+    }
+    entry.skipping_line = false;
+  }
+  // The rest is a line the writer may be halfway through, unless it is
+  // already longer than any it writes.
+  if (entry.skipping_line || chunk.size() - start > kMaxMetricsLine) {
+    entry.skipping_line = true;
+    start = chunk.size();
+  }
+  entry.log_offset += static_cast<int64_t>(start);
 }
 
 void JobManager::Launch(Entry& entry) {
@@ -645,7 +834,10 @@ void JobManager::Finish(Entry& entry, int wait_status) {
       entry.job.set_state(internvideo::v1::JOB_STATE_SUCCEEDED);
       std::vector<CheckpointInfo> checkpoints =
           ListTrainingCheckpoints(entry.job.output_dir());
-      if (!checkpoints.empty()) {
+      // Only the model's owner publishes (a store from before owners were
+      // checked may hold others).
+      if (!checkpoints.empty() &&
+          ModelOwner(PublishedModelId(entry.job)) == &entry.job) {
         if (absl::Status s = Publish(entry.job, checkpoints.back().path);
             !s.ok()) {
           // The job did succeed; a failed publish is the service's problem.

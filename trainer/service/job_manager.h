@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -55,9 +56,9 @@ struct JobManagerOptions {
   std::string db_path;
   // Holds a folder per job; always an allowed root.
   std::string jobs_root;
-  // Further folders recipes may read (manifests, init checkpoints) and
-  // write (output_dir) under. Empty: reads anywhere, writes only under
-  // jobs_root.
+  // Further folders recipes may read (manifests and the videos they list,
+  // init checkpoints, the tokenizer vocabulary) and write (output_dir)
+  // under. Empty: only jobs_root.
   std::vector<std::string> allowed_roots;
   // Where final checkpoints are published; empty = not published.
   std::string publish_root;
@@ -88,10 +89,13 @@ class JobManager {
 
   // Validates `recipe` and starts a job (PENDING until its worker runs).
   // INVALID_ARGUMENT naming the field ("recipe.optimizer.learning_rate: ..."
-  // or "job_id: ..."); PERMISSION_DENIED for paths outside the allowed
-  // roots; ALREADY_EXISTS for a taken job_id; FAILED_PRECONDITION for an
-  // output_dir a running job uses; RESOURCE_EXHAUSTED when
-  // max_active_jobs run. Returns once the record is durable.
+  // or "job_id: ..."); PERMISSION_DENIED naming the field for a path (or a
+  // manifest's video) outside the allowed roots, and for an output_dir that
+  // is, holds or lies in the jobs root (other than the job's own folder),
+  // the job database or another job's output folder; ALREADY_EXISTS for a
+  // taken job_id, or a model id another job publishes under (or that is in
+  // the publish root already); RESOURCE_EXHAUSTED when max_active_jobs run.
+  // No message quotes a file's content. Returns once the record is durable.
   absl::StatusOr<internvideo::v1::Job> Submit(
       internvideo::v1::TrainingRecipe recipe, const std::string& job_id);
 
@@ -127,8 +131,9 @@ class JobManager {
  private:
   struct Entry {
     internvideo::v1::Job job;
-    pid_t pid = 0;           // the worker's process group; 0: none
-    int64_t log_offset = 0;  // bytes of metrics.jsonl consumed
+    pid_t pid = 0;               // the worker's process group; 0: none
+    int64_t log_offset = 0;      // bytes of metrics.jsonl consumed
+    bool skipping_line = false;  // inside an overlong metrics.jsonl line
     absl::Time kill_at = absl::InfiniteFuture();  // SIGKILL if still alive
     std::deque<Update> history;  // recent reports, oldest first
     uint64_t next_sequence = 1;
@@ -150,13 +155,30 @@ class JobManager {
   // Stores the job durably. Failures are also logged: the monitor cannot
   // return them, and the in-memory state stays right for the next write.
   absl::Status Persist(const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status CheckRoots(const internvideo::v1::TrainingRecipe& recipe,
+  // Whether `path`, symlinks and ".." resolved, lies under a root.
+  bool Allowed(const std::string& path) const;
+  // The recipe's input paths and output_dir under the roots, before
+  // anything is opened, so no answer reveals a file outside them.
+  absl::Status CheckRoots(internvideo::v1::TrainingRecipe& recipe,
                           const std::string& output_dir) const;
+  // Every video the recipe's manifests list under the roots.
+  absl::Status CheckManifestVideos(
+      const internvideo::v1::TrainingRecipe& recipe) const;
+  // output_dir clear of the jobs root, the database and other jobs.
+  absl::Status CheckOutputDir(const std::string& job_id,
+                              const std::string& output_dir) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The job that owns `model_id`: the first created that publishes under
+  // it; null when none does.
+  const internvideo::v1::Job* ModelOwner(const std::string& model_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string JobDir(const std::string& job_id) const;
   absl::Status Publish(const internvideo::v1::Job& job,
                        const std::string& checkpoint) const;
 
   const JobManagerOptions options_;
+  // jobs_root and allowed_roots, canonical.
+  const std::vector<std::filesystem::path> roots_;
   std::unique_ptr<JobStore> store_;
   mutable absl::Mutex mu_;
   absl::CondVar changed_;  // a report was made, or shutdown began
@@ -168,6 +190,9 @@ class JobManager {
 // The model id a job's checkpoints are published under: the model's name,
 // else the recipe's, else the job id.
 std::string PublishedModelId(const internvideo::v1::Job& job);
+// The request field PublishedModelId took it from ("recipe.model.name",
+// "recipe.name" or "job_id").
+std::string PublishedModelField(const internvideo::v1::Job& job);
 
 }  // namespace iv::trainer::service
 

@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   options.jobs_root = "trainer_jobs";
   std::string restart = "resume";
   double stop_grace_seconds = 60;
+  double watch_idle_timeout_seconds = absl::ToDoubleSeconds(
+      iv::trainer::service::TrainerServiceImpl::kDefaultWatchIdleTimeout);
   app.add_option("--jobs-root", options.jobs_root,
                  "folder holding one folder per job (recipe, worker log, "
                  "checkpoints); always an allowed root")
@@ -56,8 +58,9 @@ int main(int argc, char** argv) {
   app.add_option("--db", options.db_path,
                  "RocksDB folder of job records (default: JOBS_ROOT/.jobs.db)");
   app.add_option("--allowed-roots", options.allowed_roots,
-                 "further folders recipes may read and write under "
-                 "(default: reads anywhere, writes under --jobs-root only)")
+                 "further folders recipes may read (manifests, the videos "
+                 "they list, init checkpoints, vocabularies) and write "
+                 "under (default: --jobs-root only)")
       ->delimiter(',');
   app.add_option("--publish-root", options.publish_root,
                  "publish final checkpoints as PUBLISH_ROOT/MODEL/step-N/ "
@@ -79,6 +82,11 @@ int main(int argc, char** argv) {
                  "is killed")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--watch-idle-timeout-seconds", watch_idle_timeout_seconds,
+                 "a WatchJob stream that sent nothing for this long ends "
+                 "with UNAVAILABLE (clients watch again)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
   if (options.db_path.empty()) {
@@ -104,7 +112,8 @@ int main(int argc, char** argv) {
                  jobs.status().ToString().c_str());
     return 1;
   }
-  iv::trainer::service::TrainerServiceImpl service(jobs->get());
+  iv::trainer::service::TrainerServiceImpl service(
+      jobs->get(), absl::Seconds(watch_idle_timeout_seconds));
   auto server = iv::serving::Server::Start(server_options, {&service});
   if (!server.ok()) {
     std::fprintf(stderr, "trainer_server: %s\n",

@@ -1,7 +1,10 @@
 #include "trainer/service/trainer_service.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/serving/status.h"
 
 namespace iv::trainer::service {
@@ -36,16 +39,37 @@ grpc::Status TrainerServiceImpl::WatchJob(
     const internvideo::v1::WatchJobRequest* request,
     grpc::ServerWriter<internvideo::v1::JobProgress>* writer) {
   uint64_t seen = 0;
+  const absl::Time deadline = absl::FromChrono(context->deadline());
+  absl::Time last_sent = absl::Now();
   while (!context->IsCancelled()) {
-    // A bounded wait, so a client that went away frees its thread soon.
+    const absl::Time now = absl::Now();
+    if (now >= deadline) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          "the call's deadline passed");
+    }
+    if (now - last_sent >= watch_idle_timeout_) {
+      return grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat("job ", request->job_id(), " reported nothing for ",
+                       absl::FormatDuration(watch_idle_timeout_),
+                       " (the service's watch idle timeout, "
+                       "--watch-idle-timeout-seconds); call WatchJob again "
+                       "to go on watching"));
+    }
+    // A bounded wait, so a client that went away frees its thread within a
+    // second.
     absl::StatusOr<std::vector<JobManager::Update>> updates =
-        jobs_->WaitForUpdates(request->job_id(), seen, absl::Seconds(1));
+        jobs_->WaitForUpdates(
+            request->job_id(), seen,
+            std::min({absl::Seconds(1), deadline - now,
+                      last_sent + watch_idle_timeout_ - now}));
     if (!updates.ok()) return ToGrpcStatus(updates.status());
     for (const JobManager::Update& update : *updates) {
       if (!writer->Write(update.progress)) {
         return grpc::Status(grpc::StatusCode::CANCELLED, "the client left");
       }
       seen = update.sequence;
+      last_sent = absl::Now();
       if (update.final) return grpc::Status::OK;
     }
   }

@@ -3,6 +3,7 @@
 #ifndef TRAINER_SERVICE_TRAINER_SERVICE_H_
 #define TRAINER_SERVICE_TRAINER_SERVICE_H_
 
+#include "absl/time/time.h"
 #include "protos/trainer_service.grpc.pb.h"
 #include "trainer/service/job_manager.h"
 
@@ -11,8 +12,17 @@ namespace iv::trainer::service {
 class TrainerServiceImpl final
     : public internvideo::v1::TrainerService::Service {
  public:
+  // A WatchJob stream that has sent nothing for this long ends with
+  // UNAVAILABLE, so watchers cannot hold a server thread forever; clients
+  // watch again to go on (as after a restart). Envoy's default stream idle
+  // timeout.
+  static constexpr absl::Duration kDefaultWatchIdleTimeout = absl::Minutes(5);
+
   // `jobs` is not owned and must outlive the service.
-  explicit TrainerServiceImpl(JobManager* jobs) : jobs_(jobs) {}
+  explicit TrainerServiceImpl(
+      JobManager* jobs,
+      absl::Duration watch_idle_timeout = kDefaultWatchIdleTimeout)
+      : jobs_(jobs), watch_idle_timeout_(watch_idle_timeout) {}
 
   grpc::Status SubmitJob(grpc::ServerContext* context,
                          const internvideo::v1::SubmitJobRequest* request,
@@ -37,6 +47,7 @@ class TrainerServiceImpl final
 
  private:
   JobManager* jobs_;
+  const absl::Duration watch_idle_timeout_;
 };
 
 }  // namespace iv::trainer::service

@@ -24,6 +24,7 @@
 #include "common/serving/server.h"
 #include "common/testing/temp_dir.h"
 #include "google/protobuf/text_format.h"
+#include "nlohmann/json.hpp"
 #include "trainer/recipe.h"
 #include "trainer/service/job_manager.h"
 #include "trainer/testing/small_run.h"
@@ -38,12 +39,13 @@ using internvideo::v1::TrainerService;
 using internvideo::v1::TrainingRecipe;
 
 // SmallWorld's recognition recipe (a 2-block tiny masked encoder), with a
-// model name to publish under.
-TrainingRecipe TinyRecipe(int64_t total_steps) {
+// model name to publish under (each job of a service needs its own).
+TrainingRecipe TinyRecipe(int64_t total_steps,
+                          const std::string& model = "iv-test-tiny") {
   absl::StatusOr<TrainingRecipe> recipe =
       ParseRecipe(test::SmallRecipeText(total_steps, 0));
   EXPECT_TRUE(recipe.ok()) << recipe.status();
-  recipe->mutable_model()->set_name("iv-test-tiny");
+  recipe->mutable_model()->set_name(model);
   return *recipe;
 }
 
@@ -82,21 +84,37 @@ class TrainerServiceTest : public ::testing::Test {
     options.jobs_root = root_ + "/jobs";
     options.publish_root = root_ + "/published";
     options.iv_binary = fs::absolute("tools/iv/iv").string();
+    options.allowed_roots = {test::SmallWorld()};
     options.poll_interval = absl::Milliseconds(50);
     options.stop_grace = absl::Seconds(30);
     return options;
   }
 
-  std::unique_ptr<Service> Start(const JobManagerOptions& options) {
+  // A stand-in for `iv` that runs `script` (sh; "$4" is the output folder),
+  // for tests of the service's own behavior that need no training.
+  std::string FakeWorker(const std::string& script) const {
+    const std::string path = root_ + "/fake_iv.sh";
+    std::ofstream(path) << "#!/bin/sh\n" << script << "\n";
+    fs::permissions(path, fs::perms::owner_all);
+    return path;
+  }
+
+  std::unique_ptr<Service> Start(
+      const JobManagerOptions& options,
+      absl::Duration watch_idle_timeout =
+          TrainerServiceImpl::kDefaultWatchIdleTimeout,
+      int max_in_flight = 256) {
     auto service = std::make_unique<Service>();
     absl::StatusOr<std::unique_ptr<JobManager>> jobs =
         JobManager::Open(options);
     EXPECT_TRUE(jobs.ok()) << jobs.status();
     if (!jobs.ok()) return nullptr;
     service->jobs = *std::move(jobs);
-    service->impl = std::make_unique<TrainerServiceImpl>(service->jobs.get());
+    service->impl = std::make_unique<TrainerServiceImpl>(service->jobs.get(),
+                                                         watch_idle_timeout);
     serving::ServerOptions server_options;
     server_options.drain_timeout = absl::Seconds(1);
+    server_options.max_in_flight = max_in_flight;
     absl::StatusOr<std::unique_ptr<serving::Server>> server =
         serving::Server::Start(server_options, {service->impl.get()});
     EXPECT_TRUE(server.ok()) << server.status();
@@ -157,6 +175,26 @@ class TrainerServiceTest : public ::testing::Test {
         service.stub->GetJob(service.Context().get(), request, &job);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return job;
+  }
+
+  // The status of a SubmitJob call.
+  static grpc::Status TrySubmit(const Service& service,
+                                const TrainingRecipe& recipe,
+                                const std::string& job_id = "") {
+    internvideo::v1::SubmitJobRequest request;
+    *request.mutable_recipe() = recipe;
+    request.set_job_id(job_id);
+    Job job;
+    return service.stub->SubmitJob(service.Context().get(), request, &job);
+  }
+
+  // An ordinary call answers: the service still serves.
+  static void ExpectListJobsAnswers(const Service& service) {
+    internvideo::v1::ListJobsRequest request;
+    internvideo::v1::ListJobsResponse response;
+    const grpc::Status status =
+        service.stub->ListJobs(service.Context().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
   }
 
   static std::string ReadFile(const std::string& path) {
@@ -320,16 +358,16 @@ TEST_F(TrainerServiceTest, BadRequestsGetPreciseCodes) {
                 .error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 
-  // A taken id, and a folder in use; the first job is cancelled before it
-  // trains much.
+  // A taken id, and another job's folder; the first job is cancelled
+  // before it trains much.
   Submit(*service, TinyRecipe(100000), "taken");
   EXPECT_EQ(submit(TinyRecipe(4), "taken").error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
-  TrainingRecipe same_folder = TinyRecipe(4);
+  TrainingRecipe same_folder = TinyRecipe(4, "iv-test-other");
   same_folder.set_output_dir(root_ + "/jobs/taken");
   status = submit(same_folder, "");
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_TRUE(absl::StrContains(status.error_message(), "in use by job taken"))
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "recipe.output_dir"))
       << status.error_message();
   EXPECT_TRUE(service->stub
                   ->CancelJob(
@@ -388,16 +426,16 @@ TEST_F(TrainerServiceTest, RestartReportsTruthfulStatesAndResumes) {
   {
     std::unique_ptr<Service> first = Start(Options());
     ASSERT_NE(first, nullptr);
-    Submit(*first, TinyRecipe(4), "done");
+    Submit(*first, TinyRecipe(4, "iv-test-done"), "done");
     EXPECT_EQ(Watch(*first, "done").back().state(),
               internvideo::v1::JOB_STATE_SUCCEEDED);
-    Submit(*first, TinyRecipe(100000), "cancelled");
+    Submit(*first, TinyRecipe(100000, "iv-test-cancelled"), "cancelled");
     internvideo::v1::CancelJobRequest cancel;
     cancel.set_job_id("cancelled");
     Job job;
     ASSERT_TRUE(
         first->stub->CancelJob(first->Context().get(), cancel, &job).ok());
-    TrainingRecipe resumable = TinyRecipe(12);
+    TrainingRecipe resumable = TinyRecipe(12, "iv-test-interrupted");
     resumable.set_checkpoint_every_steps(2);
     Submit(*first, resumable, "interrupted");
     const std::vector<JobProgress> started =
@@ -455,7 +493,7 @@ TEST_F(TrainerServiceTest, RestartReportsTruthfulStatesAndResumes) {
   {
     std::unique_ptr<Service> third = Start(Options());
     ASSERT_NE(third, nullptr);
-    Submit(*third, TinyRecipe(100000), "lost");
+    Submit(*third, TinyRecipe(100000, "iv-test-lost"), "lost");
   }
   JobManagerOptions fail = Options();
   fail.on_restart = OnRestart::kFail;
@@ -515,7 +553,8 @@ TEST_F(TrainerServiceTest, SubmitSurvivesKillDashNine) {
     return count;
   };
 
-  auto [pid, port] = start("", root_ + "/server1.log");
+  const std::string roots = "--allowed-roots " + test::SmallWorld();
+  auto [pid, port] = start(roots, root_ + "/server1.log");
   {
     auto [stub, connection] = stub_for(port);
     internvideo::v1::SubmitJobRequest request;
@@ -540,7 +579,8 @@ TEST_F(TrainerServiceTest, SubmitSurvivesKillDashNine) {
   EXPECT_TRUE(gone(pid));
   EXPECT_EQ(workers(), 0);
 
-  auto [pid2, port2] = start("--on-restart fail", root_ + "/server2.log");
+  auto [pid2, port2] =
+      start(roots + " --on-restart fail", root_ + "/server2.log");
   {
     auto [stub, connection] = stub_for(port2);
     internvideo::v1::GetJobRequest request;
@@ -582,6 +622,272 @@ TEST_F(TrainerServiceTest, IvTrainSubmitsAndWatches) {
   EXPECT_EQ(run.exit_code, 2) << run.output;
   EXPECT_TRUE(absl::StrContains(run.output, "recipe.optimizer.learning_rate"))
       << run.output;
+}
+
+// Every path a recipe reads must lie under the roots, the videos its
+// manifests list included; refusals name the field and quote no file.
+TEST_F(TrainerServiceTest, RecipePathsOutsideTheRootsAreRefused) {
+  const std::string data = root_ + "/data";
+  fs::create_directories(data);
+  JobManagerOptions options = Options();
+  options.allowed_roots.push_back(data);
+  std::unique_ptr<Service> service = Start(options);
+  ASSERT_NE(service, nullptr);
+  // The content of the files named below must never come back.
+  auto expect = [&](const TrainingRecipe& recipe, grpc::StatusCode code,
+                    const std::string& field, const std::string& secret) {
+    const grpc::Status status = TrySubmit(*service, recipe);
+    EXPECT_EQ(status.error_code(), code) << status.error_message();
+    EXPECT_TRUE(absl::StrContains(status.error_message(), field))
+        << status.error_message();
+    EXPECT_FALSE(absl::StrContains(status.error_message(), secret))
+        << status.error_message();
+    ExpectListJobsAnswers(*service);
+  };
+
+  TrainingRecipe vocab = TinyRecipe(4);
+  vocab.mutable_model()
+      ->mutable_multimodal_encoder()
+      ->mutable_tokenizer()
+      ->set_vocab_path("/etc/passwd");
+  expect(vocab, grpc::StatusCode::PERMISSION_DENIED,
+         "recipe.model.multimodal_encoder.tokenizer.vocab_path", "root:");
+  TrainingRecipe init = TinyRecipe(4);
+  init.add_init()->set_path("/etc");
+  expect(init, grpc::StatusCode::PERMISSION_DENIED, "recipe.init[0].path",
+         "root:");
+  TrainingRecipe eval = TinyRecipe(4);
+  eval.mutable_eval_data()->clear_manifests();
+  eval.mutable_eval_data()->add_manifests()->set_path("/etc/passwd");
+  expect(eval, grpc::StatusCode::PERMISSION_DENIED,
+         "recipe.eval_data.manifests[0].path", "root:");
+  // A symlink under a root to a file outside it.
+  fs::create_symlink("/etc/passwd", data + "/link.jsonl");
+  TrainingRecipe link = TinyRecipe(4);
+  link.mutable_train_data()->mutable_manifests(0)->set_path(data +
+                                                            "/link.jsonl");
+  expect(link, grpc::StatusCode::PERMISSION_DENIED,
+         "recipe.train_data.manifests[0].path", "root:");
+
+  // A manifest under a root whose second clip is a file outside them, by
+  // an absolute and by a relative path.
+  const std::string train_manifest =
+      TinyRecipe(4).train_data().manifests(0).path();
+  std::string first_line;
+  std::getline(std::ifstream(train_manifest) >> std::ws, first_line);
+  nlohmann::json row = nlohmann::json::parse(first_line);
+  row["file"] = fs::absolute(fs::path(train_manifest).parent_path() /
+                             row["file"].get<std::string>())
+                    .string();
+  for (const std::string& outside :
+       {std::string("/etc/passwd"), std::string("../../../../../etc/passwd")}) {
+    nlohmann::json bad = row;
+    bad["file"] = outside;
+    std::ofstream(data + "/videos.jsonl") << row.dump() << "\n"
+                                          << bad.dump() << "\n";
+    TrainingRecipe videos = TinyRecipe(4);
+    videos.mutable_train_data()->mutable_manifests(0)->set_path(
+        data + "/videos.jsonl");
+    expect(videos, grpc::StatusCode::PERMISSION_DENIED,
+           "recipe.train_data.manifests[0].path: the video of entry 2",
+           "passwd");
+  }
+
+  // A malformed manifest under a root: the line and field, not its text.
+  std::ofstream(data + "/broken.jsonl")
+      << row.dump() << "\n{\"file\": SECRET-TOKEN-42}\n";
+  TrainingRecipe broken = TinyRecipe(4);
+  broken.mutable_train_data()->mutable_manifests(0)->set_path(data +
+                                                              "/broken.jsonl");
+  expect(broken, grpc::StatusCode::INVALID_ARGUMENT,
+         "recipe.train_data.manifests[0].path", "SECRET-TOKEN-42");
+  const grpc::Status status = TrySubmit(*service, broken);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "at line 2"))
+      << status.error_message();
+  // Too big to read at submit time (sparse, so it costs no disk).
+  std::ofstream(data + "/huge.jsonl") << row.dump() << "\n";
+  fs::resize_file(data + "/huge.jsonl", (uintmax_t{256} << 20) + 1);
+  TrainingRecipe huge = TinyRecipe(4);
+  huge.mutable_train_data()->mutable_manifests(0)->set_path(data +
+                                                            "/huge.jsonl");
+  expect(huge, grpc::StatusCode::INVALID_ARGUMENT,
+         "recipe.train_data.manifests[0].path", "SECRET");
+  EXPECT_TRUE(absl::StrContains(TrySubmit(*service, huge).error_message(),
+                                "at most 268435456 bytes"));
+}
+
+// output_dir stays clear of the jobs root, the job database and other jobs'
+// folders; a model id belongs to the first job that publishes under it,
+// also after a restart.
+TEST_F(TrainerServiceTest, JobsCannotTakeOtherJobsFoldersOrModels) {
+  const std::string out = root_ + "/out";
+  fs::create_directories(out);
+  JobManagerOptions options = Options();
+  options.allowed_roots.push_back(out);
+  options.db_path = out + "/db";
+  options.iv_binary = FakeWorker("exec sleep 600");
+  std::unique_ptr<Service> service = Start(options);
+  ASSERT_NE(service, nullptr);
+  TrainingRecipe owned = TinyRecipe(4, "iv-owned");
+  owned.set_output_dir(out + "/owner");
+  Submit(*service, owned, "owner");
+
+  for (const std::string& dir :
+       {root_ + "/jobs", root_ + "/jobs/owner", root_ + "/jobs/future",
+        root_ + "/jobs/owner/../owner", out, out + "/db", out + "/db/x",
+        out + "/owner", out + "/owner/sub"}) {
+    TrainingRecipe recipe = TinyRecipe(4, "iv-other");
+    recipe.set_output_dir(dir);
+    const grpc::Status status = TrySubmit(*service, recipe, "mine");
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << dir << ": " << status.error_message();
+    EXPECT_TRUE(absl::StrContains(status.error_message(), "recipe.output_dir"))
+        << status.error_message();
+  }
+
+  fs::create_directories(root_ + "/published/iv-operator");
+  TrainingRecipe unnamed = TinyRecipe(4, "");
+  unnamed.clear_name();
+  auto expect_taken = [&](const Service& s) {
+    grpc::Status status = TrySubmit(s, TinyRecipe(4, "iv-owned"), "thief");
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+    EXPECT_TRUE(absl::StrContains(status.error_message(),
+                                  "recipe.model.name: the model iv-owned is "
+                                  "published by job owner"))
+        << status.error_message();
+    status = TrySubmit(s, TinyRecipe(4, "iv-operator"), "thief");
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+    EXPECT_TRUE(absl::StrContains(status.error_message(), "recipe.model.name"))
+        << status.error_message();
+    // The job id names the model when the recipe does not.
+    status = TrySubmit(s, unnamed, "iv-operator");
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+    EXPECT_TRUE(absl::StrContains(status.error_message(), "job_id"))
+        << status.error_message();
+    EXPECT_EQ(Get(s, "owner").recipe().model().name(), "iv-owned");
+    ExpectListJobsAnswers(s);
+  };
+  expect_taken(*service);
+  // The job's own folder is fine.
+  TrainingRecipe own = TinyRecipe(4, "iv-mine");
+  own.set_output_dir(root_ + "/jobs/mine/run");
+  EXPECT_EQ(Submit(*service, own, "mine").output_dir(),
+            root_ + "/jobs/mine/run");
+
+  service.reset();
+  service = Start(options);
+  ASSERT_NE(service, nullptr);
+  expect_taken(*service);
+}
+
+// A metrics log of garbage (wrong types, binary, an overlong line, a line
+// never ended) and a worker whose last words are not UTF-8: the service
+// keeps the good lines, answers, and starts again over the same records.
+TEST_F(TrainerServiceTest, GarbageMetricsLogDoesNotStopTheService) {
+  JobManagerOptions options = Options();
+  options.iv_binary = FakeWorker(R"(log="$4/metrics.jsonl"
+printf '{"step":"x"}\n{"step":1.5e300}\n[1,2]\n\377\376\000junk\n' > "$log"
+printf '{"step":3,"loss":"high","lr":[1]}\n' >> "$log"
+printf '{"step":4,"eval":{"top1":"x","ok":0.5}}\n' >> "$log"
+head -c 200000 /dev/zero | tr '\000' a >> "$log"
+printf '\n{"step":7,"loss":0.25}\n' >> "$log"
+head -c 100000 /dev/zero | tr '\000' b >> "$log"
+printf 'worker \377\376 failed\n'
+exit 3)");
+  auto check = [](const Job& job) {
+    EXPECT_EQ(job.state(), internvideo::v1::JOB_STATE_FAILED);
+    EXPECT_EQ(job.progress().step(), 7);
+    EXPECT_DOUBLE_EQ(job.progress().loss(), 0.25);
+    EXPECT_EQ(job.progress().eval_step(), 4);
+    EXPECT_EQ(job.progress().eval_metrics().size(), 1u);
+    EXPECT_TRUE(absl::StrContains(job.error(), "failed")) << job.error();
+  };
+  {
+    std::unique_ptr<Service> service = Start(options);
+    ASSERT_NE(service, nullptr);
+    Submit(*service, TinyRecipe(4), "garbage");
+    const std::vector<JobProgress> updates = Watch(*service, "garbage");
+    ASSERT_FALSE(updates.empty());
+    check(Get(*service, "garbage"));
+  }
+  std::unique_ptr<Service> again = Start(options);
+  ASSERT_NE(again, nullptr);
+  check(Get(*again, "garbage"));
+  ExpectListJobsAnswers(*again);
+  const std::vector<JobProgress> final_report = Watch(*again, "garbage");
+  ASSERT_EQ(final_report.size(), 1u);
+  EXPECT_EQ(final_report[0].step(), 7);
+}
+
+// A watch ends when the job was silent for the idle timeout, when the
+// client's deadline passes and when the client cancels; the server's only
+// call slot (max_in_flight 1) is free again right after each.
+TEST_F(TrainerServiceTest, WatchEndsOnIdleTimeoutDeadlineAndCancel) {
+  JobManagerOptions options = Options();
+  options.iv_binary = FakeWorker("exec sleep 600");
+  const absl::Duration idle = absl::Seconds(6);
+  std::unique_ptr<Service> service = Start(options, idle, 1);
+  ASSERT_NE(service, nullptr);
+  Submit(*service, TinyRecipe(4), "silent");
+  const absl::Time running_by = absl::Now() + absl::Seconds(30);
+  while (Get(*service, "silent").state() !=
+             internvideo::v1::JOB_STATE_RUNNING &&
+         absl::Now() < running_by) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  // GetJob answers before `by`, retrying while the slot is still taken.
+  auto answers_by = [&](absl::Time by) {
+    internvideo::v1::GetJobRequest request;
+    request.set_job_id("silent");
+    Job job;
+    grpc::Status status;
+    do {
+      status = service->stub->GetJob(service->Context().get(), request, &job);
+      if (status.ok()) return true;
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << status.error_message();
+      absl::SleepFor(absl::Milliseconds(50));
+    } while (absl::Now() < by);
+    return false;
+  };
+  internvideo::v1::WatchJobRequest request;
+  request.set_job_id("silent");
+  JobProgress progress;
+
+  // Idle: the stream ends by itself, well before the client's deadline.
+  absl::Time start = absl::Now();
+  auto context = service->connection->NewContext(absl::Seconds(60));
+  auto reader = service->stub->WatchJob(context.get(), request);
+  EXPECT_TRUE(reader->Read(&progress));
+  while (reader->Read(&progress)) {
+  }
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "idle timeout"))
+      << status.error_message();
+  EXPECT_GE(absl::Now() - start, idle);
+  EXPECT_LT(absl::Now() - start, idle + absl::Seconds(10));
+  EXPECT_TRUE(answers_by(absl::Now() + absl::Seconds(5)));
+
+  // The client's deadline.
+  start = absl::Now();
+  context = service->connection->NewContext(absl::Seconds(1));
+  reader = service->stub->WatchJob(context.get(), request);
+  while (reader->Read(&progress)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(answers_by(start + idle - absl::Seconds(1)));
+
+  // The client cancels.
+  start = absl::Now();
+  context = service->connection->NewContext(absl::Seconds(60));
+  reader = service->stub->WatchJob(context.get(), request);
+  EXPECT_TRUE(reader->Read(&progress));
+  context->TryCancel();
+  while (reader->Read(&progress)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(answers_by(start + idle - absl::Seconds(1)));
 }
 
 }  // namespace
