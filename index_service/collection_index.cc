@@ -11,6 +11,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +22,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/files/atomic_file.h"
 #include "index_service/filter.h"
@@ -35,6 +37,19 @@ using internvideo::v1::Record;
 
 constexpr int kMaxDimension = 65536;
 constexpr size_t kMaxIdBytes = 512;
+// Upper bounds of index sizes and search parameters, Milvus's (README
+// "Limits"): FAISS allocates by them, some as soon as a factory string is
+// parsed (IVF list heads, PQ codebooks), and a search's work grows with ef
+// and nprobe.
+constexpr int64_t kMaxIvfLists = 65536;
+constexpr int64_t kMaxHnswM = 2048;
+constexpr int64_t kMaxHnswEf = 32768;
+constexpr int64_t kMaxIvfNprobe = 65536;
+constexpr int64_t kMaxCodeBits = 16;  // PQ, RQ, ...: 2^bits codewords
+constexpr int64_t kMaxImiBits = 8;    // IMI2x8: 2^16 lists
+// Any other number in a factory string (PQ M, PCA / OPQ / RR outputs) is a
+// dimension at most.
+constexpr int64_t kMaxFactoryNumber = kMaxDimension;
 constexpr char kSnapshotMagic[8] = {'I', 'V', 'S', 'N', 'A', 'P', '0', '1'};
 
 std::string CollectionKey(const std::string& name) {
@@ -114,6 +129,71 @@ faiss::MetricType FaissMetric(const Collection& definition) {
              : faiss::METRIC_INNER_PRODUCT;
 }
 
+// INVALID_ARGUMENT if a number in the factory string is over its limit:
+// IVF<lists>, HNSW<M> / NSG<R>, <M>x<bits> codes (IMI<2>x<bits> lists),
+// anything else as a dimension. Checked before FAISS parses the string.
+absl::Status CheckFactorySizes(const std::string& factory) {
+  auto refuse = [&](absl::string_view value, const std::string& what,
+                    int64_t limit, const std::string& advice) {
+    return Invalid("collection.index_factory",
+                   absl::StrCat("'", factory, "': ", what, " ", value,
+                                " is over the limit ", limit, "; ", advice));
+  };
+  auto word_before = [&](size_t end) {
+    size_t start = end;
+    while (start > 0 &&
+           std::isalpha(static_cast<unsigned char>(factory[start - 1]))) {
+      --start;
+    }
+    return std::make_pair(start, factory.substr(start, end - start));
+  };
+  for (size_t i = 0; i < factory.size();) {
+    if (!std::isdigit(static_cast<unsigned char>(factory[i]))) {
+      ++i;
+      continue;
+    }
+    const size_t start = i;
+    int64_t value = 0;
+    for (; i < factory.size() &&
+           std::isdigit(static_cast<unsigned char>(factory[i]));
+         ++i) {
+      value = std::min<int64_t>(value * 10 + (factory[i] - '0'), 1LL << 40);
+    }
+    const absl::string_view text(factory.data() + start, i - start);
+    const auto [word_start, word] = word_before(start);
+    if (absl::EndsWith(word, "IVF") && value > kMaxIvfLists) {
+      return refuse(text, "IVF list count", kMaxIvfLists,
+                    "use fewer (about 4 * sqrt(vectors) is usual)");
+    }
+    if ((absl::EndsWith(word, "HNSW") || absl::EndsWith(word, "NSG")) &&
+        value > kMaxHnswM) {
+      return refuse(text, "graph degree M", kMaxHnswM,
+                    "use fewer (16 to 64 is usual)");
+    }
+    if (word == "x" && word_start > 0 &&
+        std::isdigit(static_cast<unsigned char>(factory[word_start - 1]))) {
+      size_t digits = word_start - 1;
+      while (digits > 0 &&
+             std::isdigit(static_cast<unsigned char>(factory[digits - 1]))) {
+        --digits;
+      }
+      const bool imi = absl::EndsWith(word_before(digits).second, "IMI");
+      const int64_t limit = imi ? kMaxImiBits : kMaxCodeBits;
+      if (value > limit) {
+        return refuse(text, imi ? "IMI bits per half" : "bits per code", limit,
+                      "use fewer (8 is usual)");
+      }
+      continue;
+    }
+    if (value > kMaxFactoryNumber) {
+      return refuse(text, "size", kMaxFactoryNumber,
+                    "sizes in a factory string are at most the largest "
+                    "dimension");
+    }
+  }
+  return absl::OkStatus();
+}
+
 // A fresh index of the definition's factory string and parameters.
 absl::StatusOr<std::unique_ptr<faiss::Index>> NewIndex(
     const Collection& definition) {
@@ -175,6 +255,25 @@ struct CountingWriter : faiss::IOWriter {
     return items;
   }
   int64_t bytes = 0;
+};
+
+// FAISS's writer into an AtomicFileWriter, buffered (FAISS writes field by
+// field). After the first error it writes nothing more and keeps it.
+struct SnapshotWriter : faiss::IOWriter {
+  explicit SnapshotWriter(files::AtomicFileWriter& file) : file(file) {}
+  size_t operator()(const void* data, size_t size, size_t items) override {
+    buffer.append(static_cast<const char*>(data), size * items);
+    if (buffer.size() >= (1 << 20) && !Flush().ok()) return 0;
+    return status.ok() ? items : 0;
+  }
+  absl::Status Flush() {
+    if (status.ok()) status = file.Append(buffer.data(), buffer.size());
+    buffer.clear();
+    return status;
+  }
+  files::AtomicFileWriter& file;
+  std::string buffer;
+  absl::Status status;
 };
 
 bool WriteAll(faiss::IOWriter& writer, const void* data, size_t size) {
@@ -258,15 +357,41 @@ absl::Status CollectionIndex::Normalize(Collection& definition) {
   }
   if (definition.index_factory().empty()) definition.set_index_factory("Flat");
   internvideo::v1::IndexParams& params = *definition.mutable_params();
-  if (params.hnsw_ef_construction() < 0 || params.hnsw_ef_search() < 0 ||
-      params.ivf_nprobe() < 0) {
-    return Invalid("collection.params", "values must not be negative");
+  const struct {
+    const char* field;
+    int32_t value;
+    int64_t limit;
+  } bounds[] = {
+      {"hnsw_ef_construction", params.hnsw_ef_construction(), kMaxHnswEf},
+      {"hnsw_ef_search", params.hnsw_ef_search(), kMaxHnswEf},
+      {"ivf_nprobe", params.ivf_nprobe(), kMaxIvfNprobe},
+  };
+  for (const auto& bound : bounds) {
+    if (bound.value < 0 || bound.value > bound.limit) {
+      return Invalid(absl::StrCat("collection.params.", bound.field),
+                     absl::StrCat("must be in [0, ", bound.limit,
+                                  "] (0: the default), got ", bound.value));
+    }
   }
+  absl::Status sizes = CheckFactorySizes(definition.index_factory());
+  if (!sizes.ok()) return sizes;
+  const bool nprobe_given = params.ivf_nprobe() > 0;
   if (params.hnsw_ef_construction() == 0) params.set_hnsw_ef_construction(40);
   if (params.hnsw_ef_search() == 0) params.set_hnsw_ef_search(64);
   if (params.ivf_nprobe() == 0) params.set_ivf_nprobe(16);
   absl::StatusOr<std::unique_ptr<faiss::Index>> index = NewIndex(definition);
   if (!index.ok()) return index.status();
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index->get());
+      ivf != nullptr &&
+      params.ivf_nprobe() > static_cast<int64_t>(ivf->nlist)) {
+    if (nprobe_given) {
+      return Invalid(
+          "collection.params.ivf_nprobe",
+          absl::StrCat(params.ivf_nprobe(), " exceeds the ", ivf->nlist,
+                       " lists of '", definition.index_factory(), "'"));
+    }
+    params.set_ivf_nprobe(static_cast<int32_t>(ivf->nlist));
+  }
   // Labels are positions, assigned by add(); an index that needs explicit
   // ids (IDMap) cannot hold them.
   try {
@@ -330,6 +455,9 @@ absl::StatusOr<std::unique_ptr<CollectionIndex>> CollectionIndex::Open(
     collection->training_threshold_ =
         Centroids(**probe) * options.train_points_per_centroid;
   }
+  if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(probe->get())) {
+    collection->ivf_lists_ = static_cast<int64_t>(ivf->nlist);
+  }
   std::string sequence;
   rocksdb::Status got = db->Get(rocksdb::ReadOptions(),
                                 SequenceKey(definition.name()), &sequence);
@@ -365,6 +493,18 @@ absl::Status CollectionIndex::NotFoundIfDropped() const {
       absl::StrCat("collection '", definition_.name(), "' not found"));
 }
 
+absl::Status CollectionIndex::AddVectors(faiss::Index& index, int64_t n,
+                                         const float* vectors) const {
+  try {
+    if (options_.test_hook) options_.test_hook("add", definition_.name());
+    index.add(n, vectors);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(
+        "adding to the index of ", definition_.name(), ": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CollectionIndex::RebuildLocked() {
   std::vector<Record> records;
   std::vector<float> vectors;
@@ -378,7 +518,7 @@ absl::Status CollectionIndex::RebuildLocked() {
   absl::StatusOr<std::unique_ptr<faiss::Index>> fresh = NewIndex(definition_);
   if (!fresh.ok()) return fresh.status();
   const int64_t n = static_cast<int64_t>(records.size());
-  exact_until_trained_ = false;
+  bool exact = false;
   if (!(*fresh)->is_trained) {
     if (n >= training_threshold_) {
       try {
@@ -390,37 +530,62 @@ absl::Status CollectionIndex::RebuildLocked() {
     } else {
       fresh->reset(new faiss::IndexFlat(definition_.dimension(),
                                         FaissMetric(definition_)));
-      exact_until_trained_ = true;
+      exact = true;
     }
   }
+  // Filled before anything is replaced: a failure leaves the old index.
+  status = AddVectors(**fresh, n, vectors.data());
+  if (!status.ok()) return status;
   index_ = std::move(*fresh);
+  exact_until_trained_ = exact;
   id_by_label_.clear();
   record_by_label_.clear();
   label_by_id_.clear();
   tombstones_ = 0;
   segment_records_ = 0;
-  return AddLocked(std::move(records), vectors);
+  RegisterLocked(std::move(records));
+  index_behind_ = false;
+  return absl::OkStatus();
 }
 
 absl::Status CollectionIndex::AddLocked(std::vector<Record> records,
                                         const std::vector<float>& vectors) {
-  const int64_t first = static_cast<int64_t>(id_by_label_.size());
-  if (index_->ntotal != first) {
+  if (index_->ntotal != static_cast<int64_t>(id_by_label_.size())) {
     return absl::InternalError("index and label table disagree");
   }
-  try {
-    index_->add(static_cast<int64_t>(records.size()), vectors.data());
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(
-        "adding to the index of ", definition_.name(), ": ", e.what()));
-  }
+  absl::Status status =
+      AddVectors(*index_, static_cast<int64_t>(records.size()), vectors.data());
+  if (!status.ok()) return status;
+  RegisterLocked(std::move(records));
+  return absl::OkStatus();
+}
+
+void CollectionIndex::RegisterLocked(std::vector<Record> records) {
+  const int64_t first = static_cast<int64_t>(id_by_label_.size());
   for (size_t i = 0; i < records.size(); ++i) {
     label_by_id_[records[i].id()] = first + static_cast<int64_t>(i);
     id_by_label_.push_back(records[i].id());
     segment_records_ += records[i].has_segment();
     record_by_label_.push_back(std::move(records[i]));
   }
-  return absl::OkStatus();
+}
+
+void CollectionIndex::FollowWriteLocked(std::vector<Record> records,
+                                        const std::vector<float>& vectors) {
+  absl::Status status;
+  if (!index_behind_ && !records.empty()) {
+    status = AddLocked(std::move(records), vectors);
+  }
+  // A rebuild reads the records back, this write's included.
+  if (index_behind_ || !status.ok()) status = RebuildLocked();
+  if (status.ok()) status = MaybeRebuildLocked();
+  index_behind_ = !status.ok();
+  if (index_behind_) {
+    std::fprintf(stderr,
+                 "index_service: the index of collection '%s' is behind its "
+                 "records (%s); the next write rebuilds it\n",
+                 definition_.name().c_str(), status.ToString().c_str());
+  }
 }
 
 void CollectionIndex::TombstoneLocked(int64_t label) {
@@ -535,6 +700,7 @@ absl::StatusOr<std::vector<float>> CollectionIndex::CheckVector(
 }
 
 absl::Status CollectionIndex::Drop() {
+  if (options_.test_hook) options_.test_hook("drop", definition_.name());
   absl::MutexLock lock(&mutex_);
   if (absl::Status s = NotFoundIfDropped(); !s.ok()) return s;
   const std::string name = definition_.name();
@@ -634,17 +800,14 @@ absl::StatusOr<int64_t> CollectionIndex::Upsert(
   if (!status.ok()) return status;
   sequence_ = sequence;
 
-  // Durable from here on; the index follows (or is rebuilt from RocksDB).
+  // Durable from here on, so acknowledged: the index is derived state and
+  // follows (or is rebuilt from RocksDB).
   for (const Record& record : records_in_memory) {
     auto old = label_by_id_.find(record.id());
     if (old != label_by_id_.end()) TombstoneLocked(old->second);
   }
   const int64_t count = static_cast<int64_t>(records_in_memory.size());
-  status = AddLocked(std::move(records_in_memory), vectors);
-  if (!status.ok()) status = RebuildLocked();
-  if (!status.ok()) return status;
-  status = MaybeRebuildLocked();
-  if (!status.ok()) return status;
+  FollowWriteLocked(std::move(records_in_memory), vectors);
   return count;
 }
 
@@ -676,8 +839,7 @@ absl::StatusOr<int64_t> CollectionIndex::Delete(
   if (!status.ok()) return status;
   sequence_ = sequence;
   for (int64_t label : labels) TombstoneLocked(label);
-  status = MaybeRebuildLocked();
-  if (!status.ok()) return status;
+  FollowWriteLocked({}, {});
   return static_cast<int64_t>(labels.size());
 }
 
@@ -722,11 +884,24 @@ absl::StatusOr<internvideo::v1::SearchResponse> CollectionIndex::Search(
     return Invalid("k", absl::StrCat("must be in [1, ", options_.max_k,
                                      "], got ", request.k()));
   }
-  if (request.hnsw_ef_search() < 0) {
-    return Invalid("hnsw_ef_search", "must not be negative");
+  if (request.hnsw_ef_search() < 0 || request.hnsw_ef_search() > kMaxHnswEf) {
+    return Invalid("hnsw_ef_search",
+                   absl::StrCat("must be in [0, ", kMaxHnswEf,
+                                "] (0: the collection's default), got ",
+                                request.hnsw_ef_search()));
   }
-  if (request.ivf_nprobe() < 0) {
-    return Invalid("ivf_nprobe", "must not be negative");
+  const int64_t max_nprobe =
+      ivf_lists_ > 0 ? std::min(ivf_lists_, kMaxIvfNprobe) : kMaxIvfNprobe;
+  if (request.ivf_nprobe() < 0 || request.ivf_nprobe() > max_nprobe) {
+    return Invalid(
+        "ivf_nprobe",
+        absl::StrCat("must be in [0, ", max_nprobe,
+                     "] (0: the collection's "
+                     "default",
+                     ivf_lists_ > 0 ? absl::StrCat("; its index has ",
+                                                   ivf_lists_, " lists")
+                                    : "",
+                     "), got ", request.ivf_nprobe()));
   }
   if (!internvideo::v1::SegmentScope_IsValid(request.scope())) {
     return Invalid("scope", "unknown scope");
@@ -749,6 +924,7 @@ absl::StatusOr<internvideo::v1::SearchResponse> CollectionIndex::Search(
 
   absl::ReaderMutexLock lock(&mutex_);
   if (absl::Status s = NotFoundIfDropped(); !s.ok()) return s;
+  if (options_.test_hook) options_.test_hook("search", definition_.name());
   internvideo::v1::SearchResponse response;
   const int64_t ntotal = index_->ntotal;
   if (label_by_id_.empty()) return response;
@@ -799,7 +975,11 @@ absl::StatusOr<internvideo::v1::SearchResponse> CollectionIndex::Search(
         exhausted = true;
         break;
       }
-      if (id_by_label_[label].empty()) continue;  // tombstone
+      // A tombstone, or a vector of an add that failed half-way.
+      if (label >= static_cast<int64_t>(id_by_label_.size()) ||
+          id_by_label_[label].empty()) {
+        continue;
+      }
       const Record& record = record_by_label_[label];
       if ((scope == internvideo::v1::SEGMENT_SCOPE_WHOLE_VIDEOS &&
            record.has_segment()) ||
@@ -908,9 +1088,19 @@ absl::StatusOr<internvideo::v1::SnapshotResponse> CollectionIndex::Snapshot() {
   header.create_seconds = definition_.create_time().seconds();
   header.snapshot_unix_nanos = absl::ToUnixNanos(now);
   header.exact_until_trained = exact_until_trained_;
-  files::PendingFile file(path);
+  // Every write, the close and the fsync are checked before the file
+  // replaces the previous snapshot; on an error that one stays.
+  const std::string failed =
+      absl::StrCat("snapshot of collection '", definition_.name(),
+                   "' not written (the previous one, if any, is kept): ");
+  absl::StatusOr<std::unique_ptr<files::AtomicFileWriter>> file =
+      files::AtomicFileWriter::Open(path);
+  if (!file.ok()) {
+    return absl::Status(file.status().code(),
+                        failed + std::string(file.status().message()));
+  }
+  SnapshotWriter writer(**file);
   try {
-    faiss::FileIOWriter writer(file.temp_path().c_str());
     const uint64_t labels = id_by_label_.size();
     bool ok = WriteAll(writer, kSnapshotMagic, 8) &&
               WriteAll(writer, &header, sizeof(header)) &&
@@ -920,14 +1110,18 @@ absl::StatusOr<internvideo::v1::SnapshotResponse> CollectionIndex::Snapshot() {
       ok = ok && WriteAll(writer, &size, sizeof(size)) &&
            WriteAll(writer, id.data(), id.size());
     }
-    if (!ok) throw std::runtime_error("short write");
-    faiss::write_index(index_.get(), &writer);
+    if (ok) faiss::write_index(index_.get(), &writer);
   } catch (const std::exception& e) {
-    return absl::InternalError(
-        absl::StrCat("cannot write snapshot ", path, ": ", e.what()));
+    if (writer.status.ok()) {
+      return absl::InternalError(absl::StrCat(failed, e.what()));
+    }
   }
-  absl::Status committed = file.Commit();
-  if (!committed.ok()) return committed;
+  absl::Status committed = writer.Flush();
+  if (committed.ok()) committed = (*file)->Commit();
+  if (!committed.ok()) {
+    return absl::Status(committed.code(),
+                        failed + std::string(committed.message()));
+  }
   last_snapshot_nanos_ = absl::ToUnixNanos(now);
   internvideo::v1::SnapshotResponse response;
   response.set_path(path);

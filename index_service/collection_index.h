@@ -30,6 +30,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "protos/index_service.pb.h"
 #include "rocksdb/db.h"
@@ -57,14 +59,23 @@ struct CollectionOptions {
   int train_points_per_centroid = 39;
   // Where Snapshot writes <name>.snapshot files.
   std::string snapshot_dir;
+  // Tests only (unset in production): called at named points with the
+  // collection's name, to hold a call there or to make FAISS fail by
+  // throwing. "search": in Search, holding the collection's lock shared;
+  // "drop": in Drop, before taking the lock; "add": where vectors are added
+  // to a FAISS index.
+  std::function<void(absl::string_view point, const std::string& collection)>
+      test_hook;
 };
 
 class CollectionIndex {
  public:
   // Checks a definition to be created and fills its defaults (cosine,
-  // "Flat", efConstruction 40, efSearch 64, nprobe 16). INVALID_ARGUMENT
-  // names the field, e.g. "collection.index_factory: FAISS cannot parse
-  // 'HNSWx'".
+  // "Flat", efConstruction 40, efSearch 64, nprobe 16 or the IVF list
+  // count if smaller). INVALID_ARGUMENT names the field, e.g.
+  // "collection.index_factory: FAISS cannot parse 'HNSWx'", also for sizes
+  // over the limits (README "Limits": IVF lists, HNSW M, code bits, ef,
+  // nprobe), which are refused before FAISS allocates anything.
   static absl::Status Normalize(internvideo::v1::Collection& definition);
 
   // Stores a new (normalized) definition durably and opens it.
@@ -99,7 +110,11 @@ class CollectionIndex {
   // this object answer NOT_FOUND.
   absl::Status Drop();
 
-  // The RPCs of the same names, for this collection.
+  // The RPCs of the same names, for this collection. Once a write is
+  // durable it is acknowledged: if the index then fails to follow (FAISS
+  // add, training or rebuild), the index is left behind the records (the
+  // error is logged; searches miss the unindexed records) and every later
+  // write rebuilds it until that succeeds.
   absl::StatusOr<int64_t> Upsert(
       const google::protobuf::RepeatedPtrField<internvideo::v1::Record>&
           records);
@@ -126,12 +141,24 @@ class CollectionIndex {
 
   std::string SnapshotPath() const;
   absl::Status NotFoundIfDropped() const;
+  // Adds `n` vectors to `index`; INTERNAL if FAISS throws.
+  absl::Status AddVectors(faiss::Index& index, int64_t n,
+                          const float* vectors) const;
   // The following need mutex_ held exclusively.
+  // Replaces the index by one built from every record; on an error the old
+  // index and tables are left as they were.
   absl::Status RebuildLocked();
   absl::Status LoadSnapshotLocked(bool& loaded);
   // Adds `records` (without their vectors) under the next labels, and
   // their `vectors` to the index.
   absl::Status AddLocked(std::vector<internvideo::v1::Record> records,
+                         const std::vector<float>& vectors);
+  // Puts `records` in the tables under the next labels (their vectors are
+  // in the index already).
+  void RegisterLocked(std::vector<internvideo::v1::Record> records);
+  // After a durable write: adds its `records` to the index, or rebuilds
+  // the index when that fails or it was behind; never fails the write.
+  void FollowWriteLocked(std::vector<internvideo::v1::Record> records,
                          const std::vector<float>& vectors);
   void TombstoneLocked(int64_t label);
   absl::Status MaybeRebuildLocked();
@@ -142,6 +169,8 @@ class CollectionIndex {
   // Vectors an untrained index waits for before it is trained (0: it needs
   // no training).
   int64_t training_threshold_ = 0;
+  // IVF lists of the index (0: not IVF), the upper bound of nprobe.
+  int64_t ivf_lists_ = 0;
   std::atomic<bool> snapshot_running_{false};
   // Unix time of the last snapshot in nanoseconds; 0: never.
   std::atomic<int64_t> last_snapshot_nanos_{0};
@@ -151,6 +180,8 @@ class CollectionIndex {
   std::unique_ptr<faiss::Index> index_;
   // index_ is a flat stand-in for an index not trained yet.
   bool exact_until_trained_ = false;
+  // A write is durable but the index failed to follow it.
+  bool index_behind_ = false;
   std::vector<std::string> id_by_label_;  // "" = tombstone
   // The records without their vectors, so that searches and filters read
   // no disk (vectors are read from RocksDB only when a search asks for

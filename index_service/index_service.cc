@@ -1,9 +1,11 @@
 #include "index_service/index_service.h"
 
+#include <cstdio>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/serving/status.h"
 
 namespace iv::index {
@@ -83,7 +85,47 @@ grpc::Status IndexServiceImpl::Get(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+namespace {
+
+// The encoder's failure as the index's answer: what the caller can fix
+// (its input, its credentials, a limit) keeps its code, said to come from
+// the encoder; an encoder that is down or slow is UNAVAILABLE; its internal
+// failures are logged here and not passed on.
+absl::Status FromEncoder(const grpc::Status& status,
+                         const std::string& address) {
+  const auto code = static_cast<absl::StatusCode>(status.error_code());
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kCancelled:
+      return absl::Status(code, absl::StrCat("the encoder service refused "
+                                             "the query: ",
+                                             status.error_message()));
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kAborted:
+      return absl::UnavailableError(absl::StrCat(
+          "encoder service unavailable (", absl::StatusCodeToString(code),
+          "); retry with backoff"));
+    default:
+      std::fprintf(stderr, "index_service: encoder service at %s: %s: %s\n",
+                   address.c_str(), absl::StatusCodeToString(code).c_str(),
+                   status.error_message().c_str());
+      return absl::InternalError(absl::StrCat(
+          "the encoder service failed to embed the query (",
+          absl::StatusCodeToString(code), "); its log has the details"));
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<internvideo::v1::Embedding> IndexServiceImpl::EmbedQuery(
+    const grpc::ServerContext& caller,
     const internvideo::v1::SearchRequest& request,
     const std::string& model_id) {
   if (encoder_ == nullptr) {
@@ -91,22 +133,36 @@ absl::StatusOr<internvideo::v1::Embedding> IndexServiceImpl::EmbedQuery(
         "text and video queries are embedded by the encoder service: start "
         "index_server with --encoder-address HOST:PORT");
   }
-  const std::string where =
-      absl::StrCat("encoder service at ", options_.encoder->address(), ": ");
+  // The caller's deadline and cancellation carry over to the encoder.
   std::unique_ptr<grpc::ClientContext> context =
-      options_.encoder->NewContext(options_.encoder_timeout);
+      grpc::ClientContext::FromServerContext(caller);
+  context->set_deadline(
+      absl::ToChronoTime(absl::Now() + options_.encoder_timeout));
+  // The encoder judges the caller's own credentials (a confused deputy
+  // otherwise: a caller could have the encoder read any path the index's
+  // key may read). Without any, text and inline videos go with the index's
+  // key; a video path never does.
+  auto authorization = caller.client_metadata().find("authorization");
+  if (authorization != caller.client_metadata().end()) {
+    context->AddMetadata("authorization",
+                         std::string(authorization->second.data(),
+                                     authorization->second.size()));
+  } else if (!options_.encoder_api_key.empty() &&
+             !(request.query_case() == internvideo::v1::SearchRequest::kVideo &&
+               request.video().has_path())) {
+    context->AddMetadata("authorization",
+                         absl::StrCat("Bearer ", options_.encoder_api_key));
+  }
   if (request.query_case() == internvideo::v1::SearchRequest::kText) {
     internvideo::v1::EmbedTextRequest embed;
     embed.add_texts(request.text());
     embed.set_model_id(model_id);
     internvideo::v1::EmbedTextResponse embedded;
     grpc::Status status = encoder_->EmbedText(context.get(), embed, &embedded);
-    if (!status.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          where + status.error_message());
-    }
+    if (!status.ok()) return FromEncoder(status, options_.encoder->address());
     if (embedded.embeddings_size() != 1) {
-      return absl::InternalError(where + "no embedding for the text");
+      return absl::InternalError(
+          "the encoder service returned no embedding for the text");
     }
     return embedded.embeddings(0);
   }
@@ -115,15 +171,12 @@ absl::StatusOr<internvideo::v1::Embedding> IndexServiceImpl::EmbedQuery(
   embed.set_model_id(model_id);
   internvideo::v1::EmbedVideoResponse embedded;
   grpc::Status status = encoder_->EmbedVideo(context.get(), embed, &embedded);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        where + status.error_message());
-  }
+  if (!status.ok()) return FromEncoder(status, options_.encoder->address());
   return embedded.video_embedding();
 }
 
 grpc::Status IndexServiceImpl::Search(
-    grpc::ServerContext*, const internvideo::v1::SearchRequest* request,
+    grpc::ServerContext* context, const internvideo::v1::SearchRequest* request,
     internvideo::v1::SearchResponse* response) {
   if (request->query_case() == internvideo::v1::SearchRequest::kVector) {
     absl::StatusOr<internvideo::v1::SearchResponse> found =
@@ -152,7 +205,7 @@ grpc::Status IndexServiceImpl::Search(
       store_->GetCollection(request->collection());
   if (!collection.ok()) return ToGrpcStatus(collection.status());
   absl::StatusOr<internvideo::v1::Embedding> embedding =
-      EmbedQuery(*request, collection->model_id());
+      EmbedQuery(*context, *request, collection->model_id());
   if (!embedding.ok()) return ToGrpcStatus(embedding.status());
   internvideo::v1::SearchRequest by_vector = *request;
   *by_vector.mutable_vector() = *embedding;

@@ -1,11 +1,13 @@
 // IndexService over gRPC: a thin layer over IndexStore. Text and video
 // queries are embedded through the encoder service (EmbedText /
-// EmbedVideo) with the collection's model, then searched by vector.
+// EmbedVideo) with the collection's model, on the caller's credentials,
+// then searched by vector.
 #ifndef INDEX_SERVICE_INDEX_SERVICE_H_
 #define INDEX_SERVICE_INDEX_SERVICE_H_
 
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "absl/time/time.h"
 #include "common/serving/connection.h"
@@ -19,6 +21,11 @@ struct IndexServiceOptions {
   // The encoder service; unset: text and video queries are refused with
   // FAILED_PRECONDITION.
   std::optional<serving::Connection> encoder;
+  // The index's own key for the encoder: sent only with text and inline
+  // video queries whose caller sent no credentials (a caller's
+  // "authorization" is forwarded as it is; a video path is never embedded
+  // on the index's authority).
+  std::string encoder_api_key;
   // How long an embedding call may take.
   absl::Duration encoder_timeout = absl::Seconds(120);
   // Longest query text in bytes (the encoder truncates to its context, so
@@ -68,8 +75,9 @@ class IndexServiceImpl final : public internvideo::v1::IndexService::Service {
 
  private:
   // The embedding of a text or video query, made by the encoder service
-  // with `model_id`.
+  // with `model_id` on the credentials of `caller`.
   absl::StatusOr<internvideo::v1::Embedding> EmbedQuery(
+      const grpc::ServerContext& caller,
       const internvideo::v1::SearchRequest& request,
       const std::string& model_id);
 

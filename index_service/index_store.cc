@@ -102,15 +102,17 @@ std::vector<internvideo::v1::Collection> IndexStore::ListCollections() const {
 }
 
 absl::Status IndexStore::DeleteCollection(const std::string& name) {
+  // Drop waits for the collection's running searches and writes: not under
+  // mutex_, which every call on every collection takes.
+  absl::StatusOr<std::shared_ptr<CollectionIndex>> collection = Find(name);
+  if (!collection.ok()) return collection.status();
+  absl::Status dropped = (*collection)->Drop();
+  if (!dropped.ok()) return dropped;
   std::unique_lock lock(mutex_);
   auto found = collections_.find(name);
-  if (found == collections_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("collection '", name, "' not found"));
+  if (found != collections_.end() && found->second == *collection) {
+    collections_.erase(found);
   }
-  absl::Status dropped = found->second->Drop();
-  if (!dropped.ok()) return dropped;
-  collections_.erase(found);
   return absl::OkStatus();
 }
 

@@ -29,14 +29,18 @@ int main(int argc, char** argv) {
   std::string encoder_address;
   iv::serving::ConnectionOptions encoder_options;
   iv::index::CollectionOptions& limits = store_options.collection;
+  iv::index::IndexServiceOptions service_options;
   app.add_option("--data-dir", store_options.data_dir,
                  "folder of the record database and index snapshots")
       ->capture_default_str();
   app.add_option("--encoder-address", encoder_address,
                  "host:port of the encoder service, for text and video "
                  "queries (empty: those queries are refused)");
-  app.add_option("--encoder-api-key", encoder_options.api_key,
-                 "API key sent to the encoder service");
+  app.add_option("--encoder-api-key", service_options.encoder_api_key,
+                 "API key sent to the encoder service with text and inline "
+                 "video queries whose caller sent no key (callers' own keys "
+                 "are forwarded; a video path is never embedded with this "
+                 "key)");
   app.add_option("--max-k", limits.max_k, "largest k of a search")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
@@ -60,7 +64,6 @@ int main(int argc, char** argv) {
                  store.status().ToString().c_str());
     return 1;
   }
-  iv::index::IndexServiceOptions service_options;
   if (!encoder_address.empty()) {
     auto encoder =
         iv::serving::Connection::Open(encoder_address, encoder_options);
