@@ -55,6 +55,8 @@ Stack* stack = nullptr;
 
 class HostileInputTest : public ::testing::Test {
  protected:
+  using Call = std::function<grpc::Status(grpc::ClientContext*)>;
+
   static void SetUpTestSuite() {
     stack = new Stack;
     stack->videos = test::RenderServiceTestVideos("hostile", 11, 2);
@@ -198,11 +200,10 @@ class HostileInputTest : public ::testing::Test {
 
   // Sends `call`, expects `code` and every one of `parts` in the message,
   // then checks every server still serves.
-  static void ExpectRefused(
-      const std::string& name,
-      const std::function<grpc::Status(grpc::ClientContext*)>& call,
-      grpc::StatusCode code, const std::vector<std::string>& parts,
-      const serving::Connection& connection) {
+  static void ExpectRefused(const std::string& name, const Call& call,
+                            grpc::StatusCode code,
+                            const std::vector<std::string>& parts,
+                            const serving::Connection& connection) {
     SCOPED_TRACE(name);
     const absl::Time start = absl::Now();
     grpc::Status status = call(connection.NewContext(absl::Seconds(120)).get());
@@ -215,12 +216,16 @@ class HostileInputTest : public ::testing::Test {
     ExpectStillServing(name);
   }
 
-  static std::function<grpc::Status(grpc::ClientContext*)> EmbedVideo(
-      const v1::EmbedVideoRequest& request) {
-    return [request](grpc::ClientContext* context) {
-      v1::EmbedVideoResponse response;
-      return v1::EncoderService::NewStub(Encoder().channel())
-          ->EmbedVideo(context, request, &response);
+  // A call of `method` with `request` on `connection`'s service.
+  template <typename Stub, typename Request, typename Response>
+  static Call Rpc(const serving::Connection& connection,
+                  grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                               const Request&, Response*),
+                  const Request& request) {
+    return [&connection, method, request](grpc::ClientContext* context) {
+      Stub stub(connection.channel());
+      Response response;
+      return (stub.*method)(context, request, &response);
     };
   }
 };
@@ -230,13 +235,15 @@ TEST_F(HostileInputTest, SlidingWindowsAreBoundedBeforeTheyAreBuilt) {
   request.mutable_video()->set_path("clips/train_00000.mp4");
   request.mutable_segments()->set_window_s(1e-9);
   request.mutable_segments()->set_stride_s(1e-9);
-  ExpectRefused("1e-9 s windows", EmbedVideo(request),
+  ExpectRefused("1e-9 s windows",
+                Rpc(Encoder(), &v1::EncoderService::Stub::EmbedVideo, request),
                 grpc::StatusCode::RESOURCE_EXHAUSTED,
                 {"segments.stride_s", "limit of"}, Encoder());
 
   request.mutable_video()->set_path("gap.mkv");
   request.mutable_segments()->Clear();  // 2 s windows every 1 s
-  ExpectRefused("a video claiming 1e9 s", EmbedVideo(request),
+  ExpectRefused("a video claiming 1e9 s",
+                Rpc(Encoder(), &v1::EncoderService::Stub::EmbedVideo, request),
                 grpc::StatusCode::RESOURCE_EXHAUSTED,
                 {"segments.stride_s", "limit of"}, Encoder());
 
@@ -244,11 +251,7 @@ TEST_F(HostileInputTest, SlidingWindowsAreBoundedBeforeTheyAreBuilt) {
   localize.mutable_video()->set_path("gap.mkv");
   ExpectRefused(
       "Localize of a video claiming 1e9 s",
-      [&](grpc::ClientContext* context) {
-        v1::LocalizeResponse response;
-        return v1::LocalizationService::NewStub(Tasks().channel())
-            ->Localize(context, localize, &response);
-      },
+      Rpc(Tasks(), &v1::LocalizationService::Stub::Localize, localize),
       grpc::StatusCode::RESOURCE_EXHAUSTED,
       {"video: ", "--max-localize-windows"}, Tasks());
 }
@@ -258,12 +261,14 @@ TEST_F(HostileInputTest, FrameMemoryIsBoundedPerRequest) {
   request.mutable_video()->set_path("wide.mkv");
   request.mutable_sampling()->set_short_side(4096);
   ExpectRefused("8192x8 frames resized to a 4096 short side",
-                EmbedVideo(request), grpc::StatusCode::RESOURCE_EXHAUSTED,
+                Rpc(Encoder(), &v1::EncoderService::Stub::EmbedVideo, request),
+                grpc::StatusCode::RESOURCE_EXHAUSTED,
                 {"sampling.short_side", "limit of"}, Encoder());
 
   request.mutable_video()->set_path("huge.avi");
   request.clear_sampling();
-  ExpectRefused("two 8192x8192 frames", EmbedVideo(request),
+  ExpectRefused("two 8192x8192 frames",
+                Rpc(Encoder(), &v1::EncoderService::Stub::EmbedVideo, request),
                 grpc::StatusCode::RESOURCE_EXHAUSTED, {"MiB", "limit of"},
                 Encoder());
 
@@ -271,28 +276,18 @@ TEST_F(HostileInputTest, FrameMemoryIsBoundedPerRequest) {
   recognize.mutable_video()->set_path("huge.avi");
   ExpectRefused(
       "Recognize two 8192x8192 frames",
-      [&](grpc::ClientContext* context) {
-        v1::RecognizeResponse response;
-        return v1::RecognitionService::NewStub(Tasks().channel())
-            ->Recognize(context, recognize, &response);
-      },
+      Rpc(Tasks(), &v1::RecognitionService::Stub::Recognize, recognize),
       grpc::StatusCode::RESOURCE_EXHAUSTED, {"MiB", "limit of"}, Tasks());
 }
 
 TEST_F(HostileInputTest, ZeroShotTextsAreBounded) {
-  auto recognize = [](v1::RecognizeRequest request) {
-    return [request](grpc::ClientContext* context) {
-      v1::RecognizeResponse response;
-      return v1::RecognitionService::NewStub(Tasks().channel())
-          ->Recognize(context, request, &response);
-    };
-  };
   v1::RecognizeRequest request;
   request.mutable_video()->set_path("clips/train_00000.mp4");
   request.mutable_zero_shot()->add_labels("red");
   request.mutable_zero_shot()->set_prompt_template(std::string(1 << 20, 'a') +
                                                    "{label}");
-  ExpectRefused("a 1 MiB prompt template", recognize(request),
+  ExpectRefused("a 1 MiB prompt template",
+                Rpc(Tasks(), &v1::RecognitionService::Stub::Recognize, request),
                 grpc::StatusCode::INVALID_ARGUMENT,
                 {"zero_shot.prompt_template", "limit is"}, Tasks());
 
@@ -300,7 +295,8 @@ TEST_F(HostileInputTest, ZeroShotTextsAreBounded) {
   for (int i = 0; i < 100; ++i) slots += "{label}";
   request.mutable_zero_shot()->set_prompt_template(slots);
   request.mutable_zero_shot()->set_labels(0, std::string(500, 'x'));
-  ExpectRefused("a template repeating a long label", recognize(request),
+  ExpectRefused("a template repeating a long label",
+                Rpc(Tasks(), &v1::RecognitionService::Stub::Recognize, request),
                 grpc::StatusCode::INVALID_ARGUMENT,
                 {"zero_shot.labels[0]", "prompt is 50000 bytes"}, Tasks());
 
@@ -308,14 +304,10 @@ TEST_F(HostileInputTest, ZeroShotTextsAreBounded) {
   v1::SearchRequest search;
   search.set_collection(kCollection);
   search.set_text(std::string(1 << 20, 'a'));
-  ExpectRefused(
-      "a 1 MiB search text",
-      [&](grpc::ClientContext* context) {
-        v1::SearchResponse response;
-        return v1::IndexService::NewStub(Index().channel())
-            ->Search(context, search, &response);
-      },
-      grpc::StatusCode::INVALID_ARGUMENT, {"text: ", "the limit is"}, Index());
+  ExpectRefused("a 1 MiB search text",
+                Rpc(Index(), &v1::IndexService::Stub::Search, search),
+                grpc::StatusCode::INVALID_ARGUMENT, {"text: ", "the limit is"},
+                Index());
 }
 
 }  // namespace

@@ -299,34 +299,23 @@ absl::StatusOr<VideoClips> CutVideoClips(video::VideoDecoder& decoder,
         ".stride_s or a shorter video.segment"));
   }
 
-  // Each frame is decoded once (windows overlap, short videos repeat
-  // frames), and every byte the request will hold is counted first.
-  std::vector<int64_t> unique;
-  for (const std::vector<int64_t>& clip : clips) {
-    unique.insert(unique.end(), clip.begin(), clip.end());
-  }
-  std::sort(unique.begin(), unique.end());
-  unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
-  if (absl::Status s =
-          CheckMemory(decoder.info(), unique.size(), rows, *sampling, limits);
+  // Each frame is decoded once, and every byte the request will hold is
+  // counted first.
+  const video::FramePlan plan = video::PlanFrames(clips);
+  if (absl::Status s = CheckMemory(decoder.info(), plan.frames.size(), rows,
+                                   *sampling, limits);
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<torch::Tensor> frames = decoder.DecodeFrames(unique);
+  absl::StatusOr<torch::Tensor> frames = decoder.DecodeFrames(plan.frames);
   if (!frames.ok()) {
     return absl::Status(frames.status().code(),
                         absl::StrCat("video: ", frames.status().message()));
   }
   std::vector<torch::Tensor> out;
-  for (const std::vector<int64_t>& clip : clips) {
-    std::vector<int64_t> positions;
-    for (int64_t index : clip) {
-      positions.push_back(
-          std::lower_bound(unique.begin(), unique.end(), index) -
-          unique.begin());
-    }
+  for (const std::vector<int64_t>& rows_of_clip : plan.rows) {
     const torch::Tensor resized = ResizedClip(
-        frames->index_select(0, torch::tensor(positions, torch::kInt64)),
+        frames->index_select(0, torch::tensor(rows_of_clip, torch::kInt64)),
         sampling->short_side);
     std::vector<torch::Tensor> views =
         sampling->three_crop ? video::ThreeCrop(resized, sampling->crop_size)

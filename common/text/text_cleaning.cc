@@ -283,9 +283,10 @@ std::u32string FtfyUnescape(std::u32string_view text) {
       input.pop_back();
       continue;
     }
-    const std::u32string replaced = FtfyEntity(window.substr(0, end));
+    const std::u32string_view entity(window.data(), end);
+    const std::u32string replaced = FtfyEntity(entity);
     input.resize(input.size() - end);
-    if (replaced == window.substr(0, end)) {  // not a reference: keep it
+    if (replaced == entity) {  // not a reference: keep it
       out += replaced;
       continue;
     }

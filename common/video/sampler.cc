@@ -152,4 +152,23 @@ absl::StatusOr<std::vector<Window>> SlidingWindows(
   return windows;
 }
 
+FramePlan PlanFrames(const std::vector<std::vector<int64_t>>& clips) {
+  FramePlan plan;
+  for (const std::vector<int64_t>& clip : clips) {
+    plan.frames.insert(plan.frames.end(), clip.begin(), clip.end());
+  }
+  std::sort(plan.frames.begin(), plan.frames.end());
+  plan.frames.erase(std::unique(plan.frames.begin(), plan.frames.end()),
+                    plan.frames.end());
+  for (const std::vector<int64_t>& clip : clips) {
+    std::vector<int64_t>& rows = plan.rows.emplace_back();
+    for (int64_t index : clip) {
+      rows.push_back(
+          std::lower_bound(plan.frames.begin(), plan.frames.end(), index) -
+          plan.frames.begin());
+    }
+  }
+  return plan;
+}
+
 }  // namespace iv::video

@@ -59,6 +59,15 @@ absl::StatusOr<std::vector<Window>> SlidingWindows(
     const std::vector<double>& frame_times, double duration_s, double window_s,
     double stride_s, int frames_per_window, int64_t max_windows);
 
+// The frames a set of clips reads, each once (clips overlap, and short
+// videos repeat frames): `frames` sorted and distinct, what to decode, and
+// for each clip the rows of its frames in that decoded tensor.
+struct FramePlan {
+  std::vector<int64_t> frames;
+  std::vector<std::vector<int64_t>> rows;
+};
+FramePlan PlanFrames(const std::vector<std::vector<int64_t>>& clips);
+
 }  // namespace iv::video
 
 #endif  // COMMON_VIDEO_SAMPLER_H_

@@ -121,5 +121,12 @@ TEST(SamplerTest, SlidingWindowsAreCountedBeforeTheyAreMade) {
   EXPECT_EQ(SlidingWindows(times, 10.5, 2.0, 1.0, 4, 10)->size(), 10);
 }
 
+TEST(SamplerTest, PlanFramesDecodesEachFrameOnce) {
+  const FramePlan plan = PlanFrames({{4, 6, 8}, {8, 8, 9}, {0}});
+  EXPECT_EQ(plan.frames, (std::vector<int64_t>{0, 4, 6, 8, 9}));
+  EXPECT_EQ(plan.rows,
+            (std::vector<std::vector<int64_t>>{{1, 2, 3}, {3, 3, 4}, {0}}));
+}
+
 }  // namespace
 }  // namespace iv::video

@@ -1,7 +1,6 @@
 #include "common/model/internvideo/window_features.h"
 
 #include <algorithm>
-#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "common/video/decoder.h"
@@ -72,18 +71,13 @@ absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
       decoder.frame_times(), result.duration_s, config.localization->window_s,
       config.localization->stride_s, options.num_frames, max_windows);
   if (!windows.ok()) return windows.status();
-  // Windows overlap: each frame is decoded once, in order.
-  std::vector<int64_t> frames;
+  std::vector<std::vector<int64_t>> window_frames;
   for (const video::Window& window : *windows) {
-    frames.insert(frames.end(), window.frame_indices.begin(),
-                  window.frame_indices.end());
+    window_frames.push_back(window.frame_indices);
   }
-  std::sort(frames.begin(), frames.end());
-  frames.erase(std::unique(frames.begin(), frames.end()), frames.end());
-  absl::StatusOr<torch::Tensor> decoded = decoder.DecodeFrames(frames);
+  const video::FramePlan plan = video::PlanFrames(window_frames);
+  absl::StatusOr<torch::Tensor> decoded = decoder.DecodeFrames(plan.frames);
   if (!decoded.ok()) return decoded.status();
-  std::map<int64_t, int64_t> row;
-  for (size_t i = 0; i < frames.size(); ++i) row[frames[i]] = i;
 
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> features;
@@ -92,10 +86,8 @@ absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
     std::vector<torch::Tensor> clips;
     for (size_t w = start; w < end; ++w) {
       const video::Window& window = (*windows)[w];
-      std::vector<int64_t> rows;
-      for (int64_t index : window.frame_indices) rows.push_back(row[index]);
       clips.push_back(data::PrepareClip(
-          decoded->index_select(0, torch::tensor(rows, torch::kInt64)),
+          decoded->index_select(0, torch::tensor(plan.rows[w], torch::kInt64)),
           options));
       result.centres_s.push_back((window.start_s + window.end_s) / 2);
     }
