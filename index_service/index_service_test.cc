@@ -460,7 +460,7 @@ TEST_F(IndexServiceTest, TextAndVideoQueriesGoThroughTheEncoder) {
   search.set_collection("videos");
   search.set_k(1);
   SearchResponse found;
-  for (const std::string& text : {"red", "blue"}) {
+  for (const char* text : {"red", "blue"}) {
     search.set_text(text);
     grpc::Status status = Search(search, &found);
     ASSERT_TRUE(status.ok()) << status.error_message();

@@ -449,8 +449,12 @@ TEST(SceneTest, UntrimmedVideosFollowTheSpec) {
     for (const ActionInstance& i : scene->instances) {
       const Pose p = ActorPose(*scene, i.start_frame);
       EXPECT_EQ(p.opacity, i.action_id == kAppear ? 0 : 1);
-      if (i.action_id == kGrow) EXPECT_NEAR(p.scale, 0.5, 1e-9);
-      if (i.action_id == kShrink) EXPECT_NEAR(p.scale, 1.5, 1e-9);
+      if (i.action_id == kGrow) {
+        EXPECT_NEAR(p.scale, 0.5, 1e-9);
+      }
+      if (i.action_id == kShrink) {
+        EXPECT_NEAR(p.scale, 1.5, 1e-9);
+      }
       if (i.action_id == kRotateClockwise ||
           i.action_id == kRotateCounterclockwise) {
         EXPECT_NE(scene->actor.shape, kCircle);
@@ -475,7 +479,9 @@ TEST(SceneTest, IdleFramesOfUntrimmedVideosAreIdenticalPixels) {
       }
       const bool idle = next == scene->instances.size() ||
                         f <= scene->instances[next].start_frame;
-      if (idle) EXPECT_EQ(frame, previous) << "seed " << seed << " frame " << f;
+      if (idle) {
+        EXPECT_EQ(frame, previous) << "seed " << seed << " frame " << f;
+      }
       previous = std::move(frame);
     }
   }

@@ -167,7 +167,7 @@ TEST(IvTest, SynthRendersAWorldAndItsPreview) {
 
 TEST(IvTest, VideoCommandsRefuseBadInputInOneLine) {
   const std::string text = testing::TempDir() + "/text.mp4";
-  std::system(("echo 'not a video' > " + text).c_str());
+  ASSERT_EQ(std::system(("echo 'not a video' > " + text).c_str()), 0);
   for (const std::string& args :
        {"video probe " + text, std::string("video probe /nonexistent/x.mp4"),
         "video sample " + text + " --num-frames 4 --out /tmp/x.safetensors"}) {
