@@ -8,11 +8,9 @@
 
 #include <atomic>
 #include <csignal>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,11 +19,11 @@
 #include "absl/strings/str_cat.h"
 #include "common/files/checksums.h"
 #include "common/files/file_digest.h"
-#include "common/files/read_file.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
 #include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/serving/connection.h"
 #include "common/serving/model_registry.h"
+#include "common/testing/damaged_checkpoint.h"
 #include "common/testing/loopback_server.h"
 #include "common/testing/server_process.h"
 #include "common/testing/service_videos.h"
@@ -463,30 +461,6 @@ TEST(EncoderServiceTest, AVersionDamagedOnDiskIsRefusedAndTheOldOneServes) {
   EXPECT_EQ(response.embeddings(0).model().version(), "step-00000003");
 }
 
-// Rewrites the header of a checkpoint's weights so that one tensor claims
-// `shape` over an empty byte range: products that wrap around 64 bits to 0
-// agree with that range unless the reader checks for overflow.
-void GiveATensorShape(const std::string& weights, const std::string& shape) {
-  absl::StatusOr<std::string> bytes = files::ReadFile(weights);
-  ASSERT_TRUE(bytes.ok()) << bytes.status();
-  uint64_t header_size;
-  std::memcpy(&header_size, bytes->data(), sizeof(header_size));
-  nlohmann::ordered_json header = nlohmann::ordered_json::parse(
-      bytes->substr(sizeof(header_size), header_size));
-  for (auto& [name, tensor] : header.items()) {
-    if (name == "__metadata__") continue;
-    tensor["shape"] = nlohmann::ordered_json::parse(shape);
-    tensor["data_offsets"][1] = tensor["data_offsets"][0];
-    break;
-  }
-  const std::string text = header.dump();
-  const uint64_t new_size = text.size();
-  std::ofstream out(weights, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(&new_size), sizeof(new_size));
-  out << text << bytes->substr(sizeof(header_size) + header_size);
-  ASSERT_TRUE(out.good());
-}
-
 TEST(EncoderServiceTest, AnOverflowingShapeIsRefusedAndTheOldVersionServes) {
   const std::string models = iv::test::FreshTempDir("overflow_models");
   TestServer server(models, Options(8, absl::Milliseconds(5), 64));
@@ -501,7 +475,8 @@ TEST(EncoderServiceTest, AnOverflowingShapeIsRefusedAndTheOldVersionServes) {
     SCOPED_TRACE(shape);
     const std::string version = absl::StrCat(models, "/step-0000000", step);
     ASSERT_TRUE(model::testing::WriteTinyCheckpoint(version, step++).ok());
-    GiveATensorShape(version + "/model.safetensors", shape);
+    ASSERT_TRUE(
+        test::GiveATensorShape(version + "/model.safetensors", shape).ok());
     // CHECKSUMS lists the bad file as it is, so the reader is what refuses.
     ASSERT_TRUE(files::WriteChecksums(
                     version, {"model.safetensors", "model_config.textproto"})

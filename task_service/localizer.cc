@@ -70,7 +70,8 @@ absl::StatusOr<std::string> CacheKey(const VideoSource& video,
 
 absl::StatusOr<std::shared_ptr<const model::WindowFeatures>>
 Localizer::Features(const VideoSource& video,
-                    const serving::ModelSnapshot& model) {
+                    const serving::ModelSnapshot& model,
+                    const serving::Cancelled& cancelled) {
   absl::StatusOr<std::string> video_key =
       CacheKey(video, options_.allowed_roots);
   if (!video_key.ok()) return video_key.status();
@@ -81,8 +82,10 @@ Localizer::Features(const VideoSource& video,
   }
   // Opening first gives the RPC's own errors ("video: ...", paths) and the
   // duration to check against one window.
+  video::DecoderOptions decoding;
+  decoding.cancelled = cancelled;
   absl::StatusOr<std::unique_ptr<video::VideoDecoder>> decoder =
-      serving::OpenVideoSource(video, options_.allowed_roots);
+      serving::OpenVideoSource(video, options_.allowed_roots, decoding);
   if (!decoder.ok()) return decoder.status();
   const double duration = (*decoder)->info().duration_s;
   const double window = model.loaded.model->config().localization->window_s;
@@ -113,7 +116,7 @@ Localizer::Features(const VideoSource& video,
 }
 
 absl::StatusOr<internvideo::v1::LocalizeResponse> Localizer::Localize(
-    const LocalizeRequest& request) {
+    const LocalizeRequest& request, const serving::Cancelled& cancelled) {
   if (absl::Status s = CheckRequest(request); !s.ok()) return s;
   absl::StatusOr<ModelPtr> found = registry_->Find(request.model_id());
   if (!found.ok()) return found.status();
@@ -124,7 +127,7 @@ absl::StatusOr<internvideo::v1::LocalizeResponse> Localizer::Localize(
                  "serve a model trained for temporal localization");
   }
   absl::StatusOr<std::shared_ptr<const model::WindowFeatures>> features =
-      Features(request.video(), model);
+      Features(request.video(), model, cancelled);
   if (!features.ok()) return features.status();
 
   c10::InferenceMode inference;

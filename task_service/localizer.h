@@ -31,8 +31,11 @@ class Localizer {
 
   // Segments scoring at least score_threshold after soft-NMS (sigma
   // soft_nms_sigma, 0 = 0.5), best first, at most max_segments (0 = 100).
+  // `cancelled` is polled while the video is decoded; a cancelled video's
+  // features are not cached.
   absl::StatusOr<internvideo::v1::LocalizeResponse> Localize(
-      const internvideo::v1::LocalizeRequest& request);
+      const internvideo::v1::LocalizeRequest& request,
+      const serving::Cancelled& cancelled = {});
 
   FeatureCacheStats cache_stats() const { return cache_.stats(); }
 
@@ -40,7 +43,7 @@ class Localizer {
   // The video's window features under `model`, from the cache or computed.
   absl::StatusOr<std::shared_ptr<const model::WindowFeatures>> Features(
       const internvideo::v1::VideoSource& video,
-      const serving::ModelSnapshot& model);
+      const serving::ModelSnapshot& model, const serving::Cancelled& cancelled);
 
   const TaskOptions options_;
   const serving::ModelRegistry* registry_;

@@ -49,7 +49,8 @@ absl::Status CheckRequest(const AnswerQuestionRequest& request,
 }  // namespace
 
 absl::StatusOr<internvideo::v1::AnswerQuestionResponse>
-QuestionAnswerer::AnswerQuestion(const AnswerQuestionRequest& request) const {
+QuestionAnswerer::AnswerQuestion(const AnswerQuestionRequest& request,
+                                 const serving::Cancelled& cancelled) const {
   if (absl::Status s = CheckRequest(request, options_); !s.ok()) return s;
   absl::StatusOr<int> top_k = ResolveTopK(request.top_k());
   if (!top_k.ok()) return top_k.status();
@@ -81,8 +82,9 @@ QuestionAnswerer::AnswerQuestion(const AnswerQuestionRequest& request) const {
       return s;
     }
   }
-  absl::StatusOr<ModelClips> clips = CutModelClips(
-      request.video(), internvideo::v1::ClipSampling(), model, options_);
+  absl::StatusOr<ModelClips> clips =
+      CutModelClips(request.video(), internvideo::v1::ClipSampling(), model,
+                    options_, cancelled);
   if (!clips.ok()) return clips.status();
 
   c10::InferenceMode inference;

@@ -23,8 +23,10 @@ class QuestionAnswerer {
   // tokenizes it. Multiple choice: each candidate's text "<question>
   // <candidate>" through the text encoder, softmax over the candidates of
   // exp(logit_scale) x cosine with the video embedding.
+  // `cancelled` is polled while the video is decoded.
   absl::StatusOr<internvideo::v1::AnswerQuestionResponse> AnswerQuestion(
-      const internvideo::v1::AnswerQuestionRequest& request) const;
+      const internvideo::v1::AnswerQuestionRequest& request,
+      const serving::Cancelled& cancelled = {}) const;
 
  private:
   const TaskOptions options_;

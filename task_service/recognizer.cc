@@ -100,7 +100,8 @@ absl::Status CheckTrainedHead(const serving::ModelSnapshot& model) {
 }  // namespace
 
 absl::StatusOr<internvideo::v1::RecognizeResponse> Recognizer::Recognize(
-    const RecognizeRequest& request) const {
+    const RecognizeRequest& request,
+    const serving::Cancelled& cancelled) const {
   absl::StatusOr<int> top_k = ResolveTopK(request.top_k());
   if (!top_k.ok()) return top_k.status();
   std::vector<std::string> prompts;
@@ -128,8 +129,8 @@ absl::StatusOr<internvideo::v1::RecognizeResponse> Recognizer::Recognize(
   } else if (absl::Status s = CheckTrainedHead(model); !s.ok()) {
     return s;
   }
-  absl::StatusOr<ModelClips> clips =
-      CutModelClips(request.video(), request.sampling(), model, options_);
+  absl::StatusOr<ModelClips> clips = CutModelClips(
+      request.video(), request.sampling(), model, options_, cancelled);
   if (!clips.ok()) return clips.status();
 
   c10::InferenceMode inference;

@@ -22,8 +22,11 @@ class Recognizer {
   // InternVideoModel::RecognitionLogits (CMA's, else the masked encoder's)
   // over the config's class_names. Zero-shot: softmax over the labels of
   // exp(logit_scale) x cosine(video embedding, prompt embedding).
+  // `cancelled` is polled while the video is decoded (the gRPC layer passes
+  // its client's cancellation and deadline).
   absl::StatusOr<internvideo::v1::RecognizeResponse> Recognize(
-      const internvideo::v1::RecognizeRequest& request) const;
+      const internvideo::v1::RecognizeRequest& request,
+      const serving::Cancelled& cancelled = {}) const;
 
  private:
   const TaskOptions options_;

@@ -21,7 +21,7 @@ absl::Status Lacks(const ModelSnapshot& model, absl::string_view part,
 absl::StatusOr<ModelClips> CutModelClips(
     const internvideo::v1::VideoSource& video,
     const internvideo::v1::ClipSampling& sampling, const ModelSnapshot& model,
-    const TaskOptions& options) {
+    const TaskOptions& options, const serving::Cancelled& cancelled) {
   const model::InternVideoConfig& config = model.loaded.model->config();
   if (config.masked_encoder &&
       (config.masked_encoder->num_frames != model.config().vision.num_frames ||
@@ -35,8 +35,10 @@ absl::StatusOr<ModelClips> CutModelClips(
         model.config().vision.input_resolution,
         " px; the task services cut one clip for both"));
   }
+  video::DecoderOptions decoding;
+  decoding.cancelled = cancelled;
   absl::StatusOr<std::unique_ptr<video::VideoDecoder>> decoder =
-      serving::OpenVideoSource(video, options.allowed_roots);
+      serving::OpenVideoSource(video, options.allowed_roots, decoding);
   if (!decoder.ok()) return decoder.status();
   serving::ClipRequest request;
   request.video = video;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/serving/cancellation.h"
 #include "common/serving/model_registry.h"
 #include "common/serving/video_clips.h"
 #include "google/protobuf/repeated_ptr_field.h"
@@ -52,14 +53,16 @@ struct ModelClips {
   int64_t views = 0;
 };
 
-// Decodes and cuts `video` (its `segment` too) with `sampling`.
+// Decodes and cuts `video` (its `segment` too) with `sampling`, polling
+// `cancelled` while decoding (CANCELLED once it is true).
 // INVALID_ARGUMENT for bad sampling or a file that is not a video,
 // PERMISSION_DENIED / NOT_FOUND for paths, FAILED_PRECONDITION when the
 // masked encoder's clip geometry differs from the multimodal encoder's.
 absl::StatusOr<ModelClips> CutModelClips(
     const internvideo::v1::VideoSource& video,
     const internvideo::v1::ClipSampling& sampling,
-    const serving::ModelSnapshot& model, const TaskOptions& options);
+    const serving::ModelSnapshot& model, const TaskOptions& options,
+    const serving::Cancelled& cancelled = {});
 
 // The number of tokens the text encoder reads for `text` (with its start
 // and end tokens).

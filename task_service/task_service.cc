@@ -5,26 +5,32 @@
 namespace iv::tasks {
 namespace {
 
+using serving::CancelledBy;
 using serving::Reply;
 
 }  // namespace
 
 grpc::Status RecognitionServiceImpl::Recognize(
-    grpc::ServerContext*, const internvideo::v1::RecognizeRequest* request,
+    grpc::ServerContext* context,
+    const internvideo::v1::RecognizeRequest* request,
     internvideo::v1::RecognizeResponse* response) {
-  return Reply(recognizer_->Recognize(*request), response);
+  return Reply(recognizer_->Recognize(*request, CancelledBy(context)),
+               response);
 }
 
 grpc::Status LocalizationServiceImpl::Localize(
-    grpc::ServerContext*, const internvideo::v1::LocalizeRequest* request,
+    grpc::ServerContext* context,
+    const internvideo::v1::LocalizeRequest* request,
     internvideo::v1::LocalizeResponse* response) {
-  return Reply(localizer_->Localize(*request), response);
+  return Reply(localizer_->Localize(*request, CancelledBy(context)), response);
 }
 
 grpc::Status VqaServiceImpl::AnswerQuestion(
-    grpc::ServerContext*, const internvideo::v1::AnswerQuestionRequest* request,
+    grpc::ServerContext* context,
+    const internvideo::v1::AnswerQuestionRequest* request,
     internvideo::v1::AnswerQuestionResponse* response) {
-  return Reply(answerer_->AnswerQuestion(*request), response);
+  return Reply(answerer_->AnswerQuestion(*request, CancelledBy(context)),
+               response);
 }
 
 }  // namespace iv::tasks

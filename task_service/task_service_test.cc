@@ -14,11 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
 #include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/model/internvideo/window_features.h"
+#include "common/serving/cancellation.h"
 #include "common/serving/model_registry.h"
 #include "common/testing/loopback_server.h"
 #include "common/testing/service_videos.h"
@@ -595,6 +597,49 @@ TEST(TaskServiceTest, BadInputGetsPreciseStatusesAndTheServiceStaysUp) {
   EXPECT_TRUE(recognize([](RecognizeRequest&) {}).ok());
   EXPECT_TRUE(localize([](LocalizeRequest&) {}).ok());
   EXPECT_TRUE(answer([](AnswerQuestionRequest&) {}).ok());
+}
+
+// Each task polls its caller's cancellation while decoding (the gRPC layer
+// passes the client's): a call cancelled part way through its video stops
+// with CANCELLED, Localize caches no features for it, and the same calls
+// uncancelled answer.
+TEST(TaskServiceTest, ACancelledCallStopsDecoding) {
+  std::unique_ptr<serving::ModelRegistry> registry =
+      test::NewTestRegistry(TestWorld().task_model);
+  TaskOptions options;
+  options.allowed_roots = {TestWorld().videos};
+  const Recognizer recognizer(options, registry.get());
+  Localizer localizer(options, registry.get());
+  const QuestionAnswerer answerer(options, registry.get());
+  int polls = 0;
+  // Lets the decoder open and start, then cancels.
+  const serving::Cancelled cancelled = [&polls] { return ++polls > 3; };
+
+  RecognizeRequest recognize;
+  recognize.mutable_video()->set_path(Clip(0));
+  EXPECT_TRUE(
+      absl::IsCancelled(recognizer.Recognize(recognize, cancelled).status()));
+  EXPECT_GT(polls, 3);
+  EXPECT_TRUE(recognizer.Recognize(recognize).ok());
+
+  polls = 0;
+  LocalizeRequest localize;
+  localize.mutable_video()->set_path(kUntrimmed);
+  EXPECT_TRUE(
+      absl::IsCancelled(localizer.Localize(localize, cancelled).status()));
+  EXPECT_GT(polls, 3);
+  EXPECT_EQ(localizer.cache_stats().entries, 0);
+  EXPECT_TRUE(localizer.Localize(localize).ok());
+  EXPECT_EQ(localizer.cache_stats().entries, 1);
+
+  polls = 0;
+  AnswerQuestionRequest question;
+  question.mutable_video()->set_path(Clip(1));
+  question.set_question("what color");
+  EXPECT_TRUE(
+      absl::IsCancelled(answerer.AnswerQuestion(question, cancelled).status()));
+  EXPECT_GT(polls, 3);
+  EXPECT_TRUE(answerer.AnswerQuestion(question).ok());
 }
 
 TEST(TaskServiceTest, TooLongQuestionIsRefusedByTokenCount) {

@@ -16,10 +16,6 @@ findings=${FUZZ_FINDINGS:-$PWD/fuzz-findings}
 
 tools/setup.sh || exit 1
 
-bazel=(bazel --output_base="$output_base")
-"${bazel[@]}" build --config=fuzz //fuzz:all || exit 1
-bin=$("${bazel[@]}" info --config=fuzz bazel-bin 2>/dev/null) || exit 1
-
 if [ $# -gt 0 ]; then
   names=("$@")
 else
@@ -29,6 +25,20 @@ else
     names+=("${name%_fuzzer.cc}")
   done
 fi
+targets=()
+for name in "${names[@]}"; do
+  if [ ! -f "fuzz/${name}_fuzzer.cc" ]; then
+    echo "fuzz: no target $name (fuzz/${name}_fuzzer.cc)" >&2
+    exit 1
+  fi
+  targets+=("//fuzz:${name}_fuzzer")
+done
+
+# Only the targets asked for: the model-free ones build without the model
+# library (CI runs just those).
+bazel=(bazel --output_base="$output_base")
+"${bazel[@]}" build --config=fuzz "${targets[@]}" || exit 1
+bin=$("${bazel[@]}" info --config=fuzz bazel-bin 2>/dev/null) || exit 1
 
 # A UBSan report is a finding too; leaks of one input are (LeakSanitizer
 # runs after each input; fuzz/lsan.supp lists known ones of other libraries),
