@@ -261,6 +261,22 @@ TEST(EncoderServiceTest, SegmentsSlideOverTheVideo) {
   const std::string path = TestWorld().videos + "/" + Clip(2);
   ExpectNear(Values(response.segments(1).embedding()),
              Unit(DirectClipEmbedding(model, path, {9, 12, 16, 19})));
+
+  // A 2 s video and 3 s windows: refused, or one window covering it whole
+  // when asked (as `iv ingest` asks), sampled as one clip like any window.
+  request.mutable_segments()->set_window_s(3);
+  request.mutable_segments()->set_stride_s(1);
+  const grpc::Status refused = server->EmbedVideo(request, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "segments.window_s"))
+      << refused.error_message();
+  request.mutable_segments()->set_shorter_as_one_window(true);
+  ASSERT_TRUE(server->EmbedVideo(request, &response).ok());
+  ASSERT_EQ(response.segments_size(), 1);
+  EXPECT_NEAR(response.segments(0).segment().start_s(), 0, 1e-9);
+  EXPECT_NEAR(response.segments(0).segment().end_s(), 2.0, 1e-9);
+  ExpectNear(Values(response.segments(0).embedding()),
+             Unit(DirectClipEmbedding(model, path, {4, 12, 20, 28})));
 }
 
 TEST(EncoderServiceTest, ConcurrentRequestsAreBatchedWithTheSameResults) {

@@ -111,19 +111,23 @@ std::vector<std::vector<int64_t>> VideoClipIndices(const Sampling& sampling,
 absl::StatusOr<std::vector<video::Window>> Windows(
     const ClipRequest& request, const Sampling& sampling,
     const video::VideoDecoder& decoder, const Span& span, int64_t max_windows) {
-  const double window =
+  double window =
       request.windows->window_s() == 0 ? 2.0 : request.windows->window_s();
-  const double stride = request.windows->stride_s() == 0
-                            ? window / 2
-                            : request.windows->stride_s();
+  double stride = request.windows->stride_s() == 0
+                      ? window / 2
+                      : request.windows->stride_s();
+  const double length = span.end_s - span.start_s;
+  if (request.windows->shorter_as_one_window() && length < window &&
+      length > 0 && stride > 0 && stride <= window) {
+    window = stride = length;
+  }
   const std::vector<double>& all_times = decoder.frame_times();
   std::vector<double> times;
   for (int64_t i = span.begin; i < span.end; ++i) {
     times.push_back(all_times[i] - span.start_s);
   }
-  absl::StatusOr<std::vector<video::Window>> windows =
-      video::SlidingWindows(times, span.end_s - span.start_s, window, stride,
-                            sampling.num_frames, max_windows);
+  absl::StatusOr<std::vector<video::Window>> windows = video::SlidingWindows(
+      times, length, window, stride, sampling.num_frames, max_windows);
   if (!windows.ok()) {
     const absl::Status& status = windows.status();
     return absl::Status(

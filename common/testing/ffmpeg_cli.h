@@ -14,6 +14,11 @@ namespace iv::test {
 // it cannot open).
 std::vector<uint8_t> DecodeWithFfmpeg(const std::string& path);
 
+// The frames at `indices` (ascending; numbered as the CLI's select filter
+// numbers frames, in the order it shows them), the same way.
+std::vector<uint8_t> DecodeWithFfmpeg(const std::string& path,
+                                      const std::vector<int64_t>& indices);
+
 }  // namespace iv::test
 
 #endif  // COMMON_TESTING_FFMPEG_CLI_H_

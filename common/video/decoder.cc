@@ -305,6 +305,7 @@ class VideoDecoder::Impl {
   void LosePosition();
   absl::Status SeekFor(int64_t index, int attempt);
   absl::Status Rewind();
+  absl::StatusOr<std::vector<int64_t>> DtsInShowingOrder();
   absl::Status RestorePalette(int64_t decode_pos);
   absl::StatusOr<bool> DecodeNext(int64_t* index);
   absl::Status DecodeSorted(const std::vector<int64_t>& indices,
@@ -336,6 +337,8 @@ class VideoDecoder::Impl {
   std::vector<double> frame_times_;
   // (dts, pts) of the packets whose pts Open worked out, by dts.
   std::vector<std::pair<int64_t, int64_t>> derived_pts_;
+  // Every packet's pts is its derived one, whatever the file says.
+  bool retimed_ = false;
   // (decode position, palette) of the packets that set one: paletted video
   // gets its palette only with the first packet, and a seek skips that.
   std::vector<std::pair<int64_t, std::string>> palettes_;
@@ -508,18 +511,55 @@ absl::Status VideoDecoder::Impl::BuildFrameTable() {
                  "put it in a container such as MP4 or MKV");
   }
 
-  // AVI and MPEG-PS leave I- and P-frames without pts (FFmpeg gives
-  // B-frames pts = dts). As in MPEG, such an anchor frame is shown when the
-  // next anchor arrives, at that one's dts; knowing the whole stream, we can
-  // say when.
-  if (format_->streams[stream_]->codecpar->video_delay > 0) {
-    if (std::none_of(demuxed.begin(), demuxed.end(), has_pts)) {
-      // Then nothing short of decoding tells the order frames are shown in.
-      return Error(absl::StatusCode::kUnimplemented,
-                   "its frames are reordered (B-frames) but the file stores no "
-                   "timestamps for them (H.264 in AVI?); remux or re-encode "
-                   "it to MP4 or MKV");
+  const bool reordered = format_->streams[stream_]->codecpar->video_delay > 0;
+  bool ordered = false;
+  if (reordered &&
+      std::all_of(demuxed.begin(), demuxed.end(),
+                  [](const Demuxed& d) { return d.dts != AV_NOPTS_VALUE; }) &&
+      !std::all_of(demuxed.begin(), demuxed.end(), has_pts)) {
+    // AVI stores no pts for I- and P-frames (FFmpeg gives B-frames pts =
+    // dts), and none at all for H.264: only the decoder knows the order its
+    // frames are shown in. Decode the stream once; the k-th frame it shows
+    // takes the k-th time, as the ffmpeg CLI numbers them, also where the
+    // file's few pts say otherwise (XviD's placeholder frames for packed
+    // B-frames are shown before the P-frame they stand behind). Kept when it
+    // shows every packet once.
+    absl::StatusOr<std::vector<int64_t>> shown = DtsInShowingOrder();
+    if (!shown.ok()) return shown.status();
+    std::vector<int64_t> times;
+    for (const Demuxed& d : demuxed) times.push_back(d.dts);
+    std::sort(times.begin(), times.end());
+    std::vector<int64_t> sorted_shown = *shown;
+    std::sort(sorted_shown.begin(), sorted_shown.end());
+    if (sorted_shown == times) {
+      std::vector<std::pair<int64_t, int64_t>> time_of;  // (dts, pts)
+      for (size_t k = 0; k < shown->size(); ++k) {
+        time_of.emplace_back((*shown)[k], times[k]);
+      }
+      std::sort(time_of.begin(), time_of.end());
+      auto time_of_dts = [&time_of](int64_t dts) {
+        return std::lower_bound(time_of.begin(), time_of.end(),
+                                std::make_pair(dts, INT64_MIN))
+            ->second;
+      };
+      for (Demuxed& d : demuxed) {
+        d.pts = time_of_dts(d.dts);
+        d.derived = true;
+      }
+      ordered = retimed_ = true;
     }
+  }
+  if (reordered && !ordered) {
+    if (std::none_of(demuxed.begin(), demuxed.end(), has_pts)) {
+      return Error(absl::StatusCode::kUnimplemented,
+                   "its frames are reordered (B-frames), the file stores no "
+                   "timestamps for them (H.264 in AVI?) and decoding does not "
+                   "show each frame once; remux or re-encode it to MP4 or MKV");
+    }
+    // MPEG-PS also leaves I- and P-frames without pts, and some packets
+    // without dts. As in MPEG, such an anchor frame is shown when the next
+    // anchor arrives, at that one's dts; knowing the whole stream, we can
+    // say when.
     Demuxed* waiting = nullptr;
     int64_t end = AV_NOPTS_VALUE;
     for (Demuxed& d : demuxed) {
@@ -537,11 +577,11 @@ absl::Status VideoDecoder::Impl::BuildFrameTable() {
       waiting->pts = end;
       waiting->derived = true;
     }
-    for (const Demuxed& d : demuxed) {
-      if (d.derived) derived_pts_.emplace_back(d.dts, d.pts);
-    }
-    std::sort(derived_pts_.begin(), derived_pts_.end());
   }
+  for (const Demuxed& d : demuxed) {
+    if (d.derived) derived_pts_.emplace_back(d.dts, d.pts);
+  }
+  std::sort(derived_pts_.begin(), derived_pts_.end());
 
   // Packets before the first keyframe refer to pictures the file lacks. A
   // stream that flags no keyframe at all can only be decoded from its start.
@@ -637,7 +677,7 @@ void VideoDecoder::Impl::FillInfo() {
 // The packet's table timestamp, filled in as its pts so that the decoder
 // hands it on to the frame: a frame's own pkt_dts is that of a later packet.
 int64_t VideoDecoder::Impl::PacketTs(AVPacket& packet) const {
-  if (packet.pts == AV_NOPTS_VALUE) {
+  if (packet.pts == AV_NOPTS_VALUE || retimed_) {
     packet.pts = packet.dts;
     auto it = std::lower_bound(derived_pts_.begin(), derived_pts_.end(),
                                std::make_pair(packet.dts, INT64_MIN));
@@ -716,6 +756,52 @@ absl::Status VideoDecoder::Impl::Rewind() {
     }
   }
   return absl::OkStatus();
+}
+
+// Decodes the whole stream once, each packet carrying its dts as its pts
+// (the decoder hands a packet's pts on to its frame), and returns those of
+// the frames in the order the decoder shows them. Costs one
+// decode of the file, without conversion to RGB, and only for files that
+// store no other clue to the order (Open's deadline bounds it).
+absl::StatusOr<std::vector<int64_t>> VideoDecoder::Impl::DtsInShowingOrder() {
+  if (absl::Status status = Rewind(); !status.ok()) return status;
+  std::vector<int64_t> shown;
+  bool draining = false;
+  int errors = 0;
+  for (;;) {
+    int error = avcodec_receive_frame(codec_, frame_);
+    if (error >= 0) {
+      errors = 0;
+      if (frame_->pts != AV_NOPTS_VALUE) shown.push_back(frame_->pts);
+      av_frame_unref(frame_);
+      continue;
+    }
+    if (error == AVERROR_EOF) break;
+    if (error != AVERROR(EAGAIN)) {
+      if (error == AVERROR(ENOMEM) || ++errors > kMaxConsecutiveErrors) {
+        return FfmpegError(error, "the video decoder keeps failing");
+      }
+      continue;
+    }
+    if (draining) break;
+    if (Due()) return Timeout();
+    error = av_read_frame(format_, packet_);
+    if (error < 0) {
+      if (error == AVERROR_EXIT || Due()) return Timeout();
+      avcodec_send_packet(codec_, nullptr);
+      draining = true;
+      continue;
+    }
+    if (packet_->stream_index == stream_) {
+      packet_->pts = packet_->dts;
+      avcodec_send_packet(codec_, packet_);
+    }
+    av_packet_unref(packet_);
+  }
+  // The demuxer stays at the end (a reopened one may not know its streams
+  // yet, and FillInfo reads them): the first DecodeFrames seeks.
+  avcodec_flush_buffers(codec_);
+  return shown;
 }
 
 // Gives packet_, the first after a seek, the palette in force at its place.
@@ -799,9 +885,12 @@ absl::StatusOr<bool> VideoDecoder::Impl::DecodeNext(int64_t* index) {
       // A non-reference frame that was not asked for is needed by no other
       // frame: let the decoder skip it. With B-frames that is often every
       // other frame decoded on the way to a target. Frames after the last
-      // one asked for are decoded in full, so a next call can continue.
+      // one asked for are decoded in full, so a next call can continue. Not
+      // in a retimed stream: its order is the one decoding every frame
+      // showed (XviD's placeholder frames show the frame skipping drops).
       const int64_t frame = position >= 0 ? frame_of_[position] : -1;
-      codec_->skip_frame = frame >= 0 && frame < requested_.back() &&
+      codec_->skip_frame = !retimed_ && frame >= 0 &&
+                                   frame < requested_.back() &&
                                    !std::binary_search(requested_.begin(),
                                                        requested_.end(), frame)
                                ? AVDISCARD_NONREF
@@ -840,20 +929,30 @@ absl::Status VideoDecoder::Impl::ConvertTo(const AVFrame& frame,
     sws_setColorspaceDetails(sws_, coefficients, src_range, coefficients,
                              dst_range, brightness, contrast, saturation);
   }
+  // swscale's SIMD converters write whole blocks of 16 pixels and, where a
+  // row has no room for the last block, skip those pixels: a width that is
+  // not a multiple of 16 (e.g. 340) converts into a padded row, as the CLI's
+  // frames are, and is copied out.
+  const int padded_width = (coded_width_ + 15) / 16 * 16;
+  const bool direct =
+      info_.rotation_degrees == 0 && padded_width == coded_width_;
   torch::Tensor rgb =
-      info_.rotation_degrees == 0
-          ? dst
-          : torch::empty({coded_height_, coded_width_, 3}, torch::kUInt8);
+      direct ? dst
+             : torch::empty({coded_height_, padded_width, 3}, torch::kUInt8);
   uint8_t* planes[4] = {rgb.data_ptr<uint8_t>(), nullptr, nullptr, nullptr};
-  const int strides[4] = {3 * coded_width_, 0, 0, 0};
+  const int strides[4] = {3 * padded_width, 0, 0, 0};
   if (const int error = sws_scale(sws_, frame.data, frame.linesize, 0,
                                   frame.height, planes, strides);
       error < 0) {
     return FfmpegError(error, "cannot convert a frame to RGB");
   }
-  if (info_.rotation_degrees != 0) {
+  if (!direct) {
+    rgb = rgb.narrow(1, 0, coded_width_);
     // rot90 turns counterclockwise.
-    dst.copy_(torch::rot90(rgb, (360 - info_.rotation_degrees) / 90, {0, 1}));
+    dst.copy_(
+        info_.rotation_degrees == 0
+            ? rgb
+            : torch::rot90(rgb, (360 - info_.rotation_degrees) / 90, {0, 1}));
   }
   return absl::OkStatus();
 }

@@ -228,6 +228,7 @@ class Run {
     if (options_.window_s > 0) {
       request.mutable_segments()->set_window_s(options_.window_s);
       request.mutable_segments()->set_stride_s(options_.stride_s);
+      request.mutable_segments()->set_shorter_as_one_window(true);
     }
     v1::EmbedVideoResponse embedded;
     status = FromGrpcStatus(encoder_stub_->EmbedVideo(
