@@ -512,7 +512,6 @@ absl::Status VideoDecoder::Impl::BuildFrameTable() {
   }
 
   const bool reordered = format_->streams[stream_]->codecpar->video_delay > 0;
-  bool ordered = false;
   if (reordered &&
       std::all_of(demuxed.begin(), demuxed.end(),
                   [](const Demuxed& d) { return d.dts != AV_NOPTS_VALUE; }) &&
@@ -546,10 +545,10 @@ absl::Status VideoDecoder::Impl::BuildFrameTable() {
         d.pts = time_of_dts(d.dts);
         d.derived = true;
       }
-      ordered = retimed_ = true;
+      retimed_ = true;
     }
   }
-  if (reordered && !ordered) {
+  if (reordered && !retimed_) {
     if (std::none_of(demuxed.begin(), demuxed.end(), has_pts)) {
       return Error(absl::StatusCode::kUnimplemented,
                    "its frames are reordered (B-frames), the file stores no "
@@ -760,9 +759,9 @@ absl::Status VideoDecoder::Impl::Rewind() {
 
 // Decodes the whole stream once, each packet carrying its dts as its pts
 // (the decoder hands a packet's pts on to its frame), and returns those of
-// the frames in the order the decoder shows them. Costs one
-// decode of the file, without conversion to RGB, and only for files that
-// store no other clue to the order (Open's deadline bounds it).
+// the frames in the order the decoder shows them. Costs one decode of the
+// file, without conversion to RGB, and only for files that store no other
+// clue to the order (Open's deadline bounds it).
 absl::StatusOr<std::vector<int64_t>> VideoDecoder::Impl::DtsInShowingOrder() {
   if (absl::Status status = Rewind(); !status.ok()) return status;
   std::vector<int64_t> shown;
