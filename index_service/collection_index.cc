@@ -129,7 +129,7 @@ faiss::MetricType FaissMetric(const Collection& definition) {
              : faiss::METRIC_INNER_PRODUCT;
 }
 
-// INVALID_ARGUMENT if a number in the factory string is over its limit:
+// INVALID_ARGUMENT if a number in the factory string is 0 or over its limit:
 // IVF<lists>, HNSW<M> / NSG<R>, <M>x<bits> codes (IMI<2>x<bits> lists),
 // anything else as a dimension. Checked before FAISS parses the string.
 absl::Status CheckFactorySizes(const std::string& factory) {
@@ -160,6 +160,13 @@ absl::Status CheckFactorySizes(const std::string& factory) {
       value = std::min<int64_t>(value * 10 + (factory[i] - '0'), 1LL << 40);
     }
     const absl::string_view text(factory.data() + start, i - start);
+    // FAISS divides by some of these (PQ0 is a division by zero) before
+    // it checks them.
+    if (value == 0) {
+      return Invalid("collection.index_factory",
+                     absl::StrCat("'", factory, "': a size of 0 (at ", start,
+                                  "); every count and size is at least 1"));
+    }
     const auto [word_start, word] = word_before(start);
     if (absl::EndsWith(word, "IVF") && value > kMaxIvfLists) {
       return refuse(text, "IVF list count", kMaxIvfLists,

@@ -615,6 +615,10 @@ TEST_F(IndexServiceTest, OversizedIndexesAndSearchParametersAreRefused) {
        "IMI bits per half 12 is over the limit 8"},
       {"PQ M", CreateCollection("a", "PQ99999999999999999999"),
        "size 99999999999999999999 is over the limit 65536"},
+      {"PQ M of 0", CreateCollection("a", "IVF4,PQ0"),
+       "collection.index_factory: 'IVF4,PQ0': a size of 0 (at 7); every "
+       "count and size is at least 1"},
+      {"0 bits", CreateCollection("a", "PQ4x0"), "a size of 0 (at 4)"},
       {"efSearch", CreateCollection("a", "HNSW16", "", ef_search),
        "collection.params.hnsw_ef_search: must be in [0, 32768] (0: the "
        "default), got 40000"},

@@ -6,11 +6,23 @@
 # whether it found anything; exits non-zero on any finding, leaving the
 # input that triggered it, and the target's log, under fuzz-findings/<name>/.
 #   tools/fuzz.sh [SECONDS] [NAME...]   e.g. tools/fuzz.sh 3600 safetensors
+#   tools/fuzz.sh --runs N [NAME...]    N inputs each from seed 1: the same
+#                                       inputs every time (what CI runs, so
+#                                       that its verdict is reproducible)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-seconds=${1:-60}
-shift || true
+if [ "${1:-}" = "--runs" ]; then
+  runs_asked=${2:?--runs needs a count}
+  shift 2
+  budget=(-runs="$runs_asked" -seed=1)
+  budget_text="from seed 1"
+else
+  seconds=${1:-60}
+  shift || true
+  budget=(-max_total_time="$seconds")
+  budget_text="in ${seconds}s"
+fi
 output_base=${FUZZ_OUTPUT_BASE:-$HOME/.cache/bazel-fuzz}
 findings=${FUZZ_FINDINGS:-$PWD/fuzz-findings}
 
@@ -55,7 +67,7 @@ for name in "${names[@]}"; do
   artifacts="$work/$name/artifacts"
   mkdir -p "$corpus" "$artifacts"
   cp -r "fuzz/corpus/$name/." "$corpus/"
-  flags=(-max_total_time="$seconds" -rss_limit_mb=4096 -timeout=10
+  flags=("${budget[@]}" -rss_limit_mb=4096 -timeout=10
          -print_final_stats=1 -artifact_prefix="$artifacts/")
   [ -f "fuzz/dicts/$name.dict" ] && flags+=(-dict="fuzz/dicts/$name.dict")
   log="$work/$name/log"
@@ -63,7 +75,7 @@ for name in "${names[@]}"; do
   status=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   if [ "$status" -eq 0 ] && [ -z "$(ls -A "$artifacts")" ]; then
-    echo "fuzz: $name: ${runs:-?} inputs in ${seconds}s, no finding"
+    echo "fuzz: $name: ${runs:-?} inputs ${budget_text}, no finding"
   else
     failed=1
     mkdir -p "$findings/$name"
