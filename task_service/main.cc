@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   // 50054.
   spec.default_port = 50053;
   spec.device_flag = false;
+  // A masked encoder alone (an imported VideoMAE) recognizes by its head.
+  spec.needs_multimodal = false;
   iv::serving::ModelServer server(spec);
   server.AddFlags(app);
   iv::tasks::TaskOptions options;

@@ -23,7 +23,7 @@ absl::StatusOr<ModelClips> CutModelClips(
     const internvideo::v1::ClipSampling& sampling, const ModelSnapshot& model,
     const TaskOptions& options, const serving::Cancelled& cancelled) {
   const model::InternVideoConfig& config = model.loaded.model->config();
-  if (config.masked_encoder &&
+  if (config.masked_encoder && config.multimodal &&
       (config.masked_encoder->num_frames != model.config().vision.num_frames ||
        config.masked_encoder->img_size !=
            model.config().vision.input_resolution)) {
@@ -48,8 +48,14 @@ absl::StatusOr<ModelClips> CutModelClips(
   if (!cut.ok()) return cut.status();
   ModelClips clips;
   clips.views = cut->video_rows;
-  clips.multimodal = cut->rows.slice(0, 0, cut->video_rows).to(model.device);
-  clips.masked = model.MaskedVideo(clips.multimodal);
+  const torch::Tensor rows =
+      cut->rows.slice(0, 0, cut->video_rows).to(model.device);
+  if (config.multimodal) {
+    clips.multimodal = rows;
+    clips.masked = model.MaskedVideo(rows);
+  } else {
+    clips.masked = rows;  // already in the masked encoder's normalization
+  }
   return clips;
 }
 

@@ -48,7 +48,7 @@ absl::Status Lacks(const serving::ModelSnapshot& model, absl::string_view part,
 // masked encoder, for that one (both encoders read the same frames, as the
 // trainer's evaluation feeds them). On the model's device.
 struct ModelClips {
-  torch::Tensor multimodal;  // [views, 3, T, S, S]
+  torch::Tensor multimodal;  // [views, 3, T, S, S]; undefined without one
   torch::Tensor masked;      // undefined without a masked encoder
   int64_t views = 0;
 };

@@ -29,6 +29,9 @@ packages=(
   # PyTorch for Python: its torch.save makes the official-format checkpoints
   # that tests read, as the independent reference.
   python3-torch
+  # Pillow and OpenCV: the official pipelines resize 8-bit frames with them
+  # (common/video/image_resize.h matches them pixel for pixel).
+  python3-pil python3-opencv
   # The `regex` module: the Unicode classes (\p{L}, \p{N}) of the CLIP
   # tokenizer's word pattern, in its independent reference.
   python3-regex

@@ -29,6 +29,27 @@ int64_t VersionStep(const std::string& name) {
   return step;
 }
 
+// The clip geometry of the encoder that reads the pixels
+// (ModelSnapshot::input).
+ModelSnapshot::ClipInput ClipInputOf(const model::InternVideoConfig& config) {
+  ModelSnapshot::ClipInput input;
+  if (config.multimodal) {
+    const model::ClipVisionOptions& vision = config.multimodal->vision;
+    input.num_frames = static_cast<int>(vision.num_frames);
+    input.size = static_cast<int>(vision.input_resolution);
+    input.patch_size = static_cast<int>(vision.patch_size);
+    input.normalization = model::MultimodalNormalization(config);
+    input.sampling = config.proto.multimodal_encoder().vision().sampling();
+  } else {
+    input.num_frames = static_cast<int>(config.masked_encoder->num_frames);
+    input.size = static_cast<int>(config.masked_encoder->img_size);
+    input.patch_size = static_cast<int>(config.masked_encoder->patch_size);
+    input.normalization = model::MaskedNormalization(config);
+    input.sampling = config.proto.masked_encoder().sampling();
+  }
+  return input;
+}
+
 }  // namespace
 
 ModelRegistry::ModelRegistry(ModelRegistryOptions options,
@@ -113,7 +134,12 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> ModelRegistry::Load(
       files::Sha256File((fs::path(dir) / model::kNativeWeightsFile).string());
   if (!weights_sha256.ok()) return weights_sha256.status();
   const internvideo::v1::ModelConfig& config = loaded->model->config().proto;
-  if (!loaded->model->config().multimodal) {
+  if (!loaded->model->config().multimodal &&
+      !loaded->model->config().masked_encoder) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir, ": the model has no video encoder"));
+  }
+  if (options_.needs_multimodal && !loaded->model->config().multimodal) {
     return absl::FailedPreconditionError(
         absl::StrCat(dir,
                      ": the model has no multimodal_encoder, so it "
@@ -144,8 +170,7 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> ModelRegistry::Load(
   for (const torch::Tensor& parameter : loaded->model->parameters()) {
     snapshot->parameter_count += parameter.numel();
   }
-  snapshot->normalization =
-      model::MultimodalNormalization(loaded->model->config());
+  snapshot->input = ClipInputOf(loaded->model->config());
   snapshot->loaded = std::move(*loaded);
   return snapshot;
 }
@@ -205,7 +230,7 @@ internvideo::v1::ModelRef ModelSnapshot::Ref() const {
 torch::Tensor ModelSnapshot::MaskedVideo(const torch::Tensor& clips) const {
   const model::InternVideoConfig& config = loaded.model->config();
   if (!config.masked_encoder) return torch::Tensor();
-  return video::Renormalize(clips, normalization,
+  return video::Renormalize(clips, input.normalization,
                             config.masked_encoder->normalization);
 }
 

@@ -51,8 +51,18 @@ struct ModelSnapshot {
   int64_t parameter_count = 0;
   // SHA-256 of the weights file, as GetModelInfo reports it (never a path).
   std::string weights_sha256;
-  // The multimodal encoder's pixel normalization.
-  video::Normalization normalization = video::kClipNormalization;
+  // What one input clip is: the multimodal encoder's frames, size and
+  // pixel normalization when the model has that encoder (the masked encoder
+  // then reads the same frames, renormalized: MaskedVideo), else the masked
+  // encoder's.
+  struct ClipInput {
+    int num_frames = 0;
+    int size = 0;        // side of the square frames, in pixels
+    int patch_size = 0;  // other sizes must be multiples of it
+    video::Normalization normalization = video::kClipNormalization;
+    internvideo::v1::ClipSampling sampling;  // the encoder's defaults
+  };
+  ClipInput input;
 
   model::InternVideoClip& clip() const {
     return loaded.model.ptr()->multimodal();
@@ -63,11 +73,14 @@ struct ModelSnapshot {
   // pixels with its own statistics), else the multimodal encoder's.
   torch::Tensor EmbedVideos(const torch::Tensor& clips) const;
   // The same clips normalized for the masked encoder (undefined when the
-  // model has none): the first argument of the model's two-encoder calls
+  // model has none; the clips themselves when it is the only encoder): the
+  // first argument of the model's two-encoder calls
   // (RecognitionLogits, CaptionVideoTokens, VqaLogits, ...).
   torch::Tensor MaskedVideo(const torch::Tensor& clips) const;
   // How responses name the model that answered.
   internvideo::v1::ModelRef Ref() const;
+  // The multimodal encoder's config; only for models that have one (every
+  // model of a registry with needs_multimodal).
   const model::MultimodalConfig& config() const {
     return *loaded.model->config().multimodal;
   }
@@ -82,6 +95,10 @@ struct ModelRegistryOptions {
   torch::Device device = torch::kCPU;
   // How often a folder of versions is checked for a newer one.
   absl::Duration poll_interval = absl::Seconds(2);
+  // Refuse versions without a multimodal encoder: the encoder and the
+  // captioner need one. The task services also serve a masked encoder
+  // alone (an imported VideoMAE: recognition by its head).
+  bool needs_multimodal = true;
 };
 
 class ModelRegistry {

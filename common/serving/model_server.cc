@@ -62,6 +62,7 @@ absl::Status ModelServer::Init() {
   }
   torch::set_num_threads(threads_);
   registry_options_.poll_interval = absl::Seconds(poll_seconds_);
+  registry_options_.needs_multimodal = spec_.needs_multimodal;
   registry_ = std::make_unique<ModelRegistry>(
       registry_options_, [this](const ModelSnapshot& model) {
         const std::string note = spec_.load_note ? spec_.load_note(model) : "";

@@ -36,6 +36,8 @@ struct ModelServerSpec {
   std::string checkpoint = "a checkpoint folder";
   // Whether the binary offers --device; without it the model runs on CPU.
   bool device_flag = true;
+  // ModelRegistryOptions::needs_multimodal.
+  bool needs_multimodal = true;
   // Words added to the "serving <model> version <v>" line (may be empty),
   // e.g. a warning about what the version lacks.
   std::function<std::string(const ModelSnapshot&)> load_note;

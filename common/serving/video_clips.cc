@@ -84,7 +84,9 @@ std::vector<std::vector<int64_t>> VideoClipIndices(const Sampling& sampling,
                                                    const Span& span) {
   const int64_t count = span.end - span.begin;
   std::vector<std::vector<int64_t>> clips;
-  if (sampling.dense) {
+  if (sampling.linspace) {
+    clips = {video::LinspaceIndices(count, sampling.num_frames)};
+  } else if (sampling.dense) {
     clips =
         video::DenseClips(count, sampling.num_frames, sampling.frame_interval,
                           sampling.num_clips, video::SampleMode::kTest);
@@ -156,8 +158,8 @@ absl::Status CheckMemory(const video::VideoInfo& info, int64_t decoded,
                          int64_t rows, const Sampling& sampling,
                          const ClipLimits& limits) {
   const double pixels = static_cast<double>(info.width) * info.height;
-  const auto [height, width] =
-      video::ShortSideSize(info.height, info.width, sampling.short_side);
+  const auto [height, width] = video::ShortSideSize(
+      info.height, info.width, sampling.short_side, sampling.resize);
   const double frames = sampling.num_frames;
   const double crop =
       static_cast<double>(sampling.crop_size) * sampling.crop_size;
@@ -182,13 +184,25 @@ absl::Status CheckMemory(const video::VideoInfo& info, int64_t decoded,
 // uint8 frames [T, H, W, 3] -> float [3, T, H', W'] resized by their short
 // side, one frame at a time: only one native-size float frame is held, not
 // T of them (the same pixels: frames are resized independently).
-torch::Tensor ResizedClip(const torch::Tensor& frames, int short_side) {
+torch::Tensor ResizedClip(const torch::Tensor& frames,
+                          const Sampling& sampling) {
   std::vector<torch::Tensor> resized;
   for (int64_t t = 0; t < frames.size(0); ++t) {
-    resized.push_back(video::ResizeShortSide(
-        video::ToFloatClip(frames.narrow(0, t, 1)), short_side));
+    resized.push_back(video::ResizeFrames(
+        frames.narrow(0, t, 1), sampling.short_side, sampling.resize));
   }
   return torch::cat(resized, 1);
+}
+
+video::Resize ResizeOf(ClipSampling::Resize resize) {
+  switch (resize) {
+    case ClipSampling::RESIZE_PILLOW_BILINEAR:
+      return video::Resize::kPillowBilinear;
+    case ClipSampling::RESIZE_OPENCV_BILINEAR:
+      return video::Resize::kOpenCvBilinear;
+    default:
+      return video::Resize::kBilinear;
+  }
 }
 
 internvideo::v1::VideoInfo InfoProto(const video::VideoInfo& info) {
@@ -210,13 +224,9 @@ absl::StatusOr<Sampling> ResolveSampling(const ClipSampling& request,
                                          const ModelSnapshot& model,
                                          const ClipLimits& limits) {
   if (absl::Status s = CheckNotNegative(request); !s.ok()) return s;
-  const ClipSampling& defaults = model.loaded.model->config()
-                                     .proto.multimodal_encoder()
-                                     .vision()
-                                     .sampling();
-  const model::ClipVisionOptions& vision = model.config().vision;
+  const ClipSampling& defaults = model.input.sampling;
   Sampling sampling;
-  sampling.num_frames = static_cast<int>(vision.num_frames);
+  sampling.num_frames = model.input.num_frames;
   if (request.num_frames() > 0 && request.num_frames() != sampling.num_frames) {
     return InvalidField(
         "sampling.num_frames",
@@ -227,9 +237,18 @@ absl::StatusOr<Sampling> ResolveSampling(const ClipSampling& request,
       request.mode() != ClipSampling::MODE_UNSPECIFIED ? request.mode()
                                                        : defaults.mode();
   sampling.dense = mode == ClipSampling::MODE_DENSE;
+  sampling.linspace = mode == ClipSampling::MODE_LINSPACE;
+  sampling.resize = ResizeOf(
+      request.resize() != ClipSampling::RESIZE_UNSPECIFIED ? request.resize()
+                                                           : defaults.resize());
   sampling.frame_interval =
       FirstSet({request.frame_interval(), defaults.frame_interval()}, 4);
   sampling.num_clips = FirstSet({request.num_clips(), defaults.num_clips()}, 1);
+  if (sampling.linspace && sampling.num_clips > 1) {
+    return InvalidField(
+        "sampling.num_clips",
+        absl::StrCat("MODE_LINSPACE takes one clip, got ", sampling.num_clips));
+  }
   if (sampling.num_clips > limits.max_clips) {
     return InvalidField(
         "sampling.num_clips",
@@ -240,14 +259,14 @@ absl::StatusOr<Sampling> ResolveSampling(const ClipSampling& request,
       request.crop() != ClipSampling::CROP_UNSPECIFIED ? request.crop()
                                                        : defaults.crop();
   sampling.three_crop = crop == ClipSampling::CROP_THREE;
-  sampling.crop_size = FirstSet({request.crop_size(), defaults.crop_size()},
-                                static_cast<int>(vision.input_resolution));
-  if (sampling.crop_size % vision.patch_size != 0 ||
+  sampling.crop_size =
+      FirstSet({request.crop_size(), defaults.crop_size()}, model.input.size);
+  if (sampling.crop_size % model.input.patch_size != 0 ||
       sampling.crop_size > 1024) {
     return InvalidField(
         "sampling.crop_size",
         absl::StrCat("must be a multiple of the model's patch size ",
-                     vision.patch_size, " up to 1024, got ",
+                     model.input.patch_size, " up to 1024, got ",
                      sampling.crop_size));
   }
   sampling.short_side = FirstSet({request.short_side(), defaults.short_side()},
@@ -320,13 +339,14 @@ absl::StatusOr<VideoClips> CutVideoClips(video::VideoDecoder& decoder,
   for (const std::vector<int64_t>& rows_of_clip : plan.rows) {
     const torch::Tensor resized = ResizedClip(
         frames->index_select(0, torch::tensor(rows_of_clip, torch::kInt64)),
-        sampling->short_side);
+        *sampling);
     std::vector<torch::Tensor> views =
-        sampling->three_crop ? video::ThreeCrop(resized, sampling->crop_size)
-                             : std::vector<torch::Tensor>{video::CenterCrop(
-                                   resized, sampling->crop_size)};
+        sampling->three_crop
+            ? video::ThreeCrop(resized, sampling->crop_size)
+            : std::vector<torch::Tensor>{video::CenterCrop(
+                  resized, sampling->crop_size, sampling->resize)};
     for (const torch::Tensor& view : views) {
-      out.push_back(video::Normalize(view, model.normalization));
+      out.push_back(video::Normalize(view, model.input.normalization));
     }
   }
   result.rows = torch::stack(out);

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "common/serving/model_registry.h"
 #include "common/video/decoder.h"
+#include "common/video/transforms.h"
 #include "protos/common.pb.h"
 
 namespace iv::serving {
@@ -31,12 +32,14 @@ struct ClipLimits {
 // A request's ClipSampling with every default filled in from the model.
 struct Sampling {
   bool dense = false;
+  bool linspace = false;
   int num_frames = 0;
   int frame_interval = 4;
   int num_clips = 1;
   bool three_crop = false;
   int short_side = 0;
   int crop_size = 0;
+  video::Resize resize = video::Resize::kBilinear;
 };
 
 // INVALID_ARGUMENT naming the field (`sampling.num_frames`, ...).

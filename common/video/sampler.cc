@@ -37,6 +37,21 @@ std::vector<int64_t> UniformIndices(int64_t num_frames, int num_segments,
   return indices;
 }
 
+std::vector<int64_t> LinspaceIndices(int64_t num_frames, int num_indices) {
+  std::vector<int64_t> indices;
+  if (num_frames <= 0 || num_indices <= 0) return indices;
+  // numpy: step = (stop - start) / (num - 1), element i = i * step, the
+  // last one stop exactly.
+  const double stop = static_cast<double>(num_frames - 1);
+  const double step = num_indices > 1 ? stop / (num_indices - 1) : 0.0;
+  for (int i = 0; i < num_indices; ++i) {
+    indices.push_back(i == num_indices - 1 && num_indices > 1
+                          ? num_frames - 1
+                          : static_cast<int64_t>(i * step));
+  }
+  return indices;
+}
+
 std::vector<std::vector<int64_t>> DenseClips(int64_t num_frames, int clip_len,
                                              int frame_interval, int num_clips,
                                              SampleMode mode,

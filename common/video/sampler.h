@@ -27,6 +27,10 @@ std::vector<int64_t> UniformIndices(int64_t num_frames, int num_segments,
                                     SampleMode mode,
                                     std::mt19937_64* rng = nullptr);
 
+// `num_indices` frames at np.linspace(0, num_frames - 1, num_indices)
+// truncated to integers, first and last included (InternVideo-MM's demo).
+std::vector<int64_t> LinspaceIndices(int64_t num_frames, int num_indices);
+
 // Dense clips (mmaction2 SampleFrames): `num_clips` clips of `clip_len`
 // frames, `frame_interval` apart. Test mode spreads the clips evenly (one
 // clip: centred); training jitters them. Indices past the end repeat the

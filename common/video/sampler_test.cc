@@ -47,6 +47,22 @@ TEST(SamplerTest, TestModeMatchesTheReferenceConventions) {
   }
 }
 
+// Values of numpy 1.24's np.linspace(0, n - 1, t).astype(np.intc).
+TEST(SamplerTest, LinspaceMatchesNumpy) {
+  using Indices = std::vector<int64_t>;
+  EXPECT_EQ(LinspaceIndices(300, 8),
+            (Indices{0, 42, 85, 128, 170, 213, 256, 299}));
+  EXPECT_EQ(LinspaceIndices(7, 8), (Indices{0, 0, 1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(LinspaceIndices(1, 8), (Indices{0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(LinspaceIndices(100, 16), (Indices{0, 6, 13, 19, 26, 33, 39, 46, 52,
+                                               59, 66, 72, 79, 85, 92, 99}));
+  EXPECT_EQ(LinspaceIndices(49, 7), (Indices{0, 8, 16, 24, 32, 40, 48}));
+  EXPECT_EQ(
+      LinspaceIndices(1000003, 8),
+      (Indices{0, 142857, 285714, 428572, 571429, 714287, 857144, 1000002}));
+  EXPECT_TRUE(LinspaceIndices(0, 8).empty());
+}
+
 TEST(SamplerTest, TrainingDrawsOneFrameFromEachSegment) {
   std::mt19937_64 rng(1), same(1);
   std::set<int64_t> seen;

@@ -1,6 +1,9 @@
 #include "common/video/transforms.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "common/video/image_resize.h"
 
 namespace iv::video {
 namespace {
@@ -25,7 +28,17 @@ torch::Tensor ToFloatClip(const torch::Tensor& frames) {
 }
 
 std::array<int64_t, 2> ShortSideSize(int64_t height, int64_t width,
-                                     int short_side) {
+                                     int short_side, Resize resize) {
+  if (resize != Resize::kBilinear) {
+    // Python's int(short_side * long / short).
+    auto truncated = [short_side](int64_t side, int64_t other) {
+      return static_cast<int64_t>(static_cast<double>(short_side * side) /
+                                  static_cast<double>(other));
+    };
+    return width < height
+               ? std::array<int64_t, 2>{truncated(height, width), short_side}
+               : std::array<int64_t, 2>{short_side, truncated(width, height)};
+  }
   // Same rounding as mmaction2's Resize for (-1, short_side).
   const int64_t new_height =
       height <= width ? short_side
@@ -52,9 +65,34 @@ torch::Tensor ResizeShortSide(const torch::Tensor& clip, int short_side) {
   return resized.permute({1, 0, 2, 3}).contiguous();
 }
 
-torch::Tensor CenterCrop(const torch::Tensor& clip, int size) {
-  return Crop(clip, (clip.size(kHeight) - size) / 2,
-              (clip.size(kWidth) - size) / 2, size);
+torch::Tensor ResizeFrames(const torch::Tensor& frames, int short_side,
+                           Resize resize) {
+  if (resize == Resize::kBilinear) {
+    return ResizeShortSide(ToFloatClip(frames), short_side);
+  }
+  const int64_t height = frames.size(1), width = frames.size(2);
+  if (std::min(height, width) == short_side) return ToFloatClip(frames);
+  const auto [new_height, new_width] =
+      ShortSideSize(height, width, short_side, resize);
+  std::vector<torch::Tensor> resized;
+  for (int64_t t = 0; t < frames.size(0); ++t) {
+    resized.push_back(
+        resize == Resize::kPillowBilinear
+            ? PillowBilinearResize(frames[t], new_height, new_width)
+            : OpenCvBilinearResize(frames[t], new_height, new_width));
+  }
+  return ToFloatClip(torch::stack(resized));
+}
+
+torch::Tensor CenterCrop(const torch::Tensor& clip, int size, Resize resize) {
+  auto offset = [&](int64_t extra) {
+    int64_t half = extra / 2;
+    // Python's round() of an odd half: to the even neighbour.
+    if (resize != Resize::kBilinear && extra % 2 == 1 && half % 2 == 1) ++half;
+    return half;
+  };
+  return Crop(clip, offset(clip.size(kHeight) - size),
+              offset(clip.size(kWidth) - size), size);
 }
 
 std::vector<torch::Tensor> ThreeCrop(const torch::Tensor& clip, int size) {

@@ -29,10 +29,26 @@ inline constexpr Normalization kClipNormalization = {
 // uint8 [T, H, W, 3] -> float [3, T, H, W] scaled to [0, 1].
 torch::Tensor ToFloatClip(const torch::Tensor& frames);
 
+// How frames are resized by their short side (ClipSampling.Resize): the
+// project's bilinear resize of float pixels, or the 8-bit resize of an
+// official pipeline (image_resize.h). The official pipelines also round
+// sizes and crop offsets as Python does: the long side truncated
+// (int(short_side * long / short)), the centre crop's offset rounded half to
+// even (round((size - crop) / 2)).
+enum class Resize { kBilinear, kPillowBilinear, kOpenCvBilinear };
+
 // The [height, width] a frame of `height` x `width` takes when resized so
-// that its shorter side becomes `short_side` (mmaction2's rounding).
+// that its shorter side becomes `short_side` (kBilinear: mmaction2's
+// rounding).
 std::array<int64_t, 2> ShortSideSize(int64_t height, int64_t width,
-                                     int short_side);
+                                     int short_side,
+                                     Resize resize = Resize::kBilinear);
+
+// uint8 [T, H, W, 3] -> float [3, T, H', W'] in [0, 1] whose shorter side is
+// `short_side`, resized as `resize` says (frames already that size are
+// not resized, in every pipeline).
+torch::Tensor ResizeFrames(const torch::Tensor& frames, int short_side,
+                           Resize resize);
 
 // Bilinear resize (no antialiasing, like OpenCV's INTER_LINEAR that
 // mmaction2 uses) so the shorter side becomes `short_side`, keeping the
@@ -40,8 +56,10 @@ std::array<int64_t, 2> ShortSideSize(int64_t height, int64_t width,
 torch::Tensor ResizeShortSide(const torch::Tensor& clip, int short_side);
 
 // Square crops of side `size` (clips smaller than that are an error of the
-// caller: resize first).
-torch::Tensor CenterCrop(const torch::Tensor& clip, int size);
+// caller: resize first). CenterCrop's offset rounds as the pipeline of
+// `resize` rounds it.
+torch::Tensor CenterCrop(const torch::Tensor& clip, int size,
+                         Resize resize = Resize::kBilinear);
 // Three crops along the longer side: start, centre, end (mmaction2
 // ThreeCrop), for multi-view testing.
 std::vector<torch::Tensor> ThreeCrop(const torch::Tensor& clip, int size);

@@ -41,6 +41,10 @@ constexpr int64_t kOfficialVisualQueries = 256;
 // config's default, capped by the context length.
 constexpr int64_t kCaptionMaxLength = 32;
 
+// InternVideo-MM's demo resizes to 256 and crops 224.
+constexpr int64_t kDemoShortSide = 256;
+constexpr int64_t kDemoCrop = 224;
+
 constexpr absl::string_view kLightningPrefix = "clip.";
 constexpr absl::string_view kDecoderPrefix = "caption_decoder.";
 // Sizes that OpenAI's JIT archives keep among the weights (build_model
@@ -327,6 +331,14 @@ class MultimodalArch : public Arch {
     vision.set_width(width);
     vision.set_layers(layers);
     vision.set_heads(*heads);
+    // What InternVideo-MM's demo (load_video) feeds the model: 8 frames at
+    // np.linspace, Pillow-resized to a short side of 256 (for 224-pixel
+    // inputs) and centre-cropped.
+    auto& sampling = *vision.mutable_sampling();
+    sampling.set_mode(internvideo::v1::ClipSampling::MODE_LINSPACE);
+    sampling.set_resize(internvideo::v1::ClipSampling::RESIZE_PILLOW_BILINEAR);
+    sampling.set_short_side(
+        static_cast<int32_t>(grid * patch * kDemoShortSide / kDemoCrop));
     auto& branch = *vision.mutable_global_branch();
     int64_t extractors = CountBlocks(weights, "visual.transformer.dec.");
     if (extractors == 0) {

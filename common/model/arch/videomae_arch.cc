@@ -161,6 +161,13 @@ class VideoMaeArch : public Arch {
       if (!s.ok()) return s;
     } else {
       encoder.set_use_mean_pooling(Find(weights, "fc_norm.weight") != nullptr);
+      // VideoMAE's finetuning evaluation (ssv2.py / kinetics.py in test
+      // mode): one frame from each of num_frames segments, OpenCV's bilinear
+      // resize to a short side of img_size, the centre crop.
+      auto& sampling = *encoder.mutable_sampling();
+      sampling.set_mode(internvideo::v1::ClipSampling::MODE_UNIFORM);
+      sampling.set_resize(
+          internvideo::v1::ClipSampling::RESIZE_OPENCV_BILINEAR);
       if (const torch::Tensor* head = Find(weights, "head.weight")) {
         encoder.set_num_classes(head->size(0));
       }

@@ -19,9 +19,12 @@ struct LoadedInternVideo {
   std::string path;
 };
 
-// NOT_FOUND / DATA_LOSS naming the file when the folder is incomplete or
-// corrupt; INVALID_ARGUMENT when it holds another arch or its weights do
-// not fit its config.
+// Loads a trained InternVideo model, or one part of it that `iv model
+// import` wrote under the official names (videomae-vit-*: the masked
+// encoder; internvideo-mm-*: the multimodal encoder and its caption
+// decoder). NOT_FOUND / DATA_LOSS naming the file when the folder is
+// incomplete or corrupt; INVALID_ARGUMENT when it holds another arch or its
+// weights do not fit its config.
 absl::StatusOr<LoadedInternVideo> LoadInternVideo(const std::string& dir);
 
 }  // namespace iv::model
