@@ -49,6 +49,17 @@ int main(int argc, char** argv) {
                  "largest streamed video (EmbedVideoStream)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--max-clip-rows", options.clips.max_rows,
+                 "most clips one EmbedVideo cuts (whole-video views plus "
+                 "one per segment window); more get RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 16));
+  int64_t max_frame_mb = options.clips.max_request_bytes >> 20;
+  app.add_option("--max-frame-mb", max_frame_mb,
+                 "frame memory of one EmbedVideo (decoded frames, resized "
+                 "clips, model rows); more get RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   int stream_idle_seconds = 30;
   app.add_option("--stream-idle-seconds", stream_idle_seconds,
                  "cancel an EmbedVideoStream upload that sends nothing for "
@@ -65,6 +76,7 @@ int main(int argc, char** argv) {
   options.batcher.max_queue_delay =
       absl::Microseconds(static_cast<int64_t>(max_queue_delay_ms * 1000));
   options.max_video_bytes = max_video_mb << 20;
+  options.clips.max_request_bytes = max_frame_mb << 20;
   options.stream_idle_timeout = absl::Seconds(stream_idle_seconds);
   iv::encoder::Encoder encoder(options, &server.registry());
   iv::encoder::EncoderServiceImpl service(&encoder);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -30,6 +31,10 @@ namespace v1 = internvideo::v1;
 using serving::FromGrpcStatus;
 
 // Labels from manifests, by absolute video path.
+// The first span of a long video's moments, in seconds (halved while the
+// encoder refuses it as too large).
+constexpr double kMomentSpanS = 60;
+
 using Labels = std::map<std::string, std::map<std::string, std::string>>;
 
 absl::StatusOr<Labels> ReadLabels(const std::vector<std::string>& manifests) {
@@ -196,6 +201,43 @@ class Run {
   void set_found(int64_t found) { summary_.found = found; }
 
  private:
+  // The moments of a video too long for one EmbedVideo: `request` (its
+  // segments, skip_video_embedding) for spans of the video that start on
+  // the whole video's window grid and overlap by a window less a stride,
+  // so that the windows are the ones one call over the whole video would
+  // make. A span the encoder refuses as too large is halved.
+  absl::Status EmbedMomentsBySpans(
+      v1::EmbedVideoRequest request, double duration,
+      google::protobuf::RepeatedPtrField<v1::SegmentEmbedding>& moments) {
+    const double window = request.segments().window_s();
+    const double stride = request.segments().stride_s() > 0
+                              ? request.segments().stride_s()
+                              : window / 2;  // the encoder's default
+    double span = stride * std::max(1.0, std::floor(kMomentSpanS / stride));
+    double start = 0;
+    while (true) {
+      // A last span shorter than a window: the whole video's last window
+      // ends at its end.
+      if (start > 0 && duration - start < window) start = duration - window;
+      const double end = std::min(start + span + window - stride, duration);
+      request.mutable_video()->mutable_segment()->set_start_s(start);
+      request.mutable_video()->mutable_segment()->set_end_s(end);
+      v1::EmbedVideoResponse part;
+      absl::Status status = FromGrpcStatus(encoder_stub_->EmbedVideo(
+          encoder_.NewContext(options_.call_timeout).get(), request, &part));
+      if (absl::IsResourceExhausted(status) && span > stride) {
+        span = stride * std::max(1.0, std::floor(span / 2 / stride));
+        continue;
+      }
+      if (!status.ok()) return status;
+      for (v1::SegmentEmbedding& moment : *part.mutable_segments()) {
+        *moments.Add() = std::move(moment);
+      }
+      if (end >= duration) return absl::OkStatus();
+      start += span;
+    }
+  }
+
   // True when embedded and upserted, false when skipped as unchanged.
   absl::StatusOr<bool> IngestOne(const std::string& path) {
     absl::StatusOr<FileStat> stat = Stat(path);
@@ -233,6 +275,20 @@ class Run {
     v1::EmbedVideoResponse embedded;
     status = FromGrpcStatus(encoder_stub_->EmbedVideo(
         encoder_.NewContext(options_.call_timeout).get(), request, &embedded));
+    if (absl::IsResourceExhausted(status) && request.has_segments()) {
+      // Too many moments for one call: the whole video alone, then its
+      // moments a span at a time.
+      const v1::SlidingWindow windows = request.segments();
+      request.clear_segments();
+      status = FromGrpcStatus(encoder_stub_->EmbedVideo(
+          encoder_.NewContext(options_.call_timeout).get(), request,
+          &embedded));
+      if (!status.ok()) return status;
+      request.set_skip_video_embedding(true);
+      *request.mutable_segments() = windows;
+      status = EmbedMomentsBySpans(request, embedded.video_info().duration_s(),
+                                   *embedded.mutable_segments());
+    }
     if (!status.ok()) return status;
 
     const std::string name = fs::path(path).filename().string();

@@ -214,6 +214,73 @@ TEST_F(IngestTest, IndexesSkipsAndRedoes) {
   }
 }
 
+// A video with more moments than the encoder cuts in one call
+// (--max-clip-rows 4): the whole video alone, then its moments a span at a
+// time; the same moments as one call makes.
+TEST_F(IngestTest, LongVideosAreEmbeddedASpanAtATime) {
+  IngestLibrary();
+  absl::StatusOr<test::ServerProcess> small = test::StartServerProcess(
+      absl::StrCat("encoder_service/encoder_server --address 127.0.0.1:0 "
+                   "--metrics-address '' --max-clip-rows 4 --model-dir ",
+                   *root_, "/model --allowed-roots ", *root_),
+      *root_ + "/small_encoder.log");
+  ASSERT_TRUE(small.ok()) << small.status();
+  ASSERT_TRUE(test::WaitUntilServing(*small).ok());
+  absl::StatusOr<serving::Connection> connection =
+      serving::Connection::Open(absl::StrCat("127.0.0.1:", small->port), {});
+  ASSERT_TRUE(connection.ok());
+  IngestOptions options;
+  options.paths = {*root_ + "/library/untrimmed"};
+  options.collection = "spans";
+  options.index_factory = "Flat";
+  absl::StatusOr<IngestSummary> summary =
+      Ingest(options, *connection, *index_connection_);
+  test::StopServerProcess(*small, SIGTERM);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  ASSERT_EQ(summary->indexed, 1)
+      << test::ReadTextFile(*root_ + "/small_encoder.log");
+  EXPECT_GE(summary->segments, 7);
+
+  std::string video;
+  for (const auto& entry :
+       fs::directory_iterator(*root_ + "/library/untrimmed")) {
+    if (entry.path().extension() == ".mp4") {
+      video = fs::canonical(entry.path()).string();
+    }
+  }
+  std::vector<std::string> ids = {video};
+  for (int i = 0; i < summary->segments; ++i) {
+    ids.push_back(absl::StrCat(video, "#segment=", i));
+  }
+  const v1::GetResponse whole_call = Get(ids);
+  v1::GetRequest request;
+  request.set_collection("spans");
+  request.set_include_vectors(true);
+  for (const std::string& id : ids) request.add_ids(id);
+  v1::GetResponse by_spans;
+  ASSERT_TRUE(stub_
+                  ->Get(index_connection_->NewContext(absl::Seconds(30)).get(),
+                        request, &by_spans)
+                  .ok());
+  ASSERT_EQ(whole_call.records_size(), static_cast<int>(ids.size()));
+  ASSERT_EQ(by_spans.records_size(), static_cast<int>(ids.size()));
+  EXPECT_EQ(by_spans.records(0).metadata().at("segment_count").int_value(),
+            summary->segments);
+  EXPECT_EQ(whole_call.records(0).metadata().at("segment_count").int_value(),
+            summary->segments);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const v1::Record& a = whole_call.records(i);
+    const v1::Record& b = by_spans.records(i);
+    EXPECT_NEAR(a.segment().start_s(), b.segment().start_s(), 1e-6) << ids[i];
+    EXPECT_NEAR(a.segment().end_s(), b.segment().end_s(), 1e-6) << ids[i];
+    ASSERT_EQ(a.embedding().values_size(), b.embedding().values_size());
+    for (int d = 0; d < a.embedding().values_size(); ++d) {
+      EXPECT_NEAR(a.embedding().values(d), b.embedding().values(d), 1e-5)
+          << ids[i];
+    }
+  }
+}
+
 TEST_F(IngestTest, MissingFolderIsAnArgumentError) {
   IngestOptions options;
   options.paths = {*root_ + "/no-such-folder"};

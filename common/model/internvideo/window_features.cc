@@ -71,23 +71,27 @@ absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
       decoder.frame_times(), result.duration_s, config.localization->window_s,
       config.localization->stride_s, options.num_frames, max_windows);
   if (!windows.ok()) return windows.status();
-  std::vector<std::vector<int64_t>> window_frames;
-  for (const video::Window& window : *windows) {
-    window_frames.push_back(window.frame_indices);
-  }
-  const video::FramePlan plan = video::PlanFrames(window_frames);
-  absl::StatusOr<torch::Tensor> decoded = decoder.DecodeFrames(plan.frames);
-  if (!decoded.ok()) return decoded.status();
-
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> features;
+  // A batch of windows at a time, each frame of a batch decoded once: the
+  // frames held are one batch's, not the video's (a 10-minute 720p video
+  // has thousands of window frames, gigabytes as RGB). Frames shared by
+  // windows of two batches are decoded twice.
   for (size_t start = 0; start < windows->size(); start += batch_size) {
     const size_t end = std::min(windows->size(), start + batch_size);
+    std::vector<std::vector<int64_t>> window_frames;
+    for (size_t w = start; w < end; ++w) {
+      window_frames.push_back((*windows)[w].frame_indices);
+    }
+    const video::FramePlan plan = video::PlanFrames(window_frames);
+    absl::StatusOr<torch::Tensor> decoded = decoder.DecodeFrames(plan.frames);
+    if (!decoded.ok()) return decoded.status();
     std::vector<torch::Tensor> clips;
     for (size_t w = start; w < end; ++w) {
       const video::Window& window = (*windows)[w];
       clips.push_back(data::PrepareClip(
-          decoded->index_select(0, torch::tensor(plan.rows[w], torch::kInt64)),
+          decoded->index_select(
+              0, torch::tensor(plan.rows[w - start], torch::kInt64)),
           options));
       result.centres_s.push_back((window.start_s + window.end_s) / 2);
     }

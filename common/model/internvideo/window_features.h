@@ -42,11 +42,12 @@ struct WindowFeatures {
 };
 
 // Runs without autograd over the video `decoder` was opened on (a file or
-// bytes in memory; each frame is decoded once). `options` gives frames per
-// window, crop and normalization (ModelClipOptions of the model). Errors:
-// the decoder's, or INVALID_ARGUMENT for a video shorter than one window;
-// the caller names the video; RESOURCE_EXHAUSTED for a video longer than
-// `max_windows` windows (checked before anything is decoded).
+// bytes in memory), `batch_size` windows at a time: their frames are
+// decoded (each once) and dropped before the next batch's. `options` gives
+// frames per window, crop and normalization (ModelClipOptions of the model).
+// Errors: the decoder's, or INVALID_ARGUMENT for a video shorter than one
+// window; the caller names the video; RESOURCE_EXHAUSTED for a video longer
+// than `max_windows` windows (checked before anything is decoded).
 absl::StatusOr<WindowFeatures> ComputeWindowFeatures(
     InternVideoModel& model, video::VideoDecoder& decoder,
     const data::ClipLoaderOptions& options, int batch_size = 16,
