@@ -74,9 +74,7 @@ struct Stack {
   std::string root, videos;
   std::vector<std::string> names;  // files under videos/, reference order
   TensorFile expected, videomae_expected;
-  test::ServerProcess encoder, tasks, videomae_tasks;
-  std::optional<serving::Connection> encoder_connection, tasks_connection,
-      videomae_connection;
+  std::optional<test::ServingServer> encoder, tasks, videomae_tasks;
 };
 
 Stack* stack = nullptr;
@@ -88,7 +86,6 @@ class OfficialPipelineTest : public ::testing::Test {
     stack->root = test::FreshTempDir("official_pipeline");
     stack->videos = stack->root + "/videos";
     fs::create_directories(stack->videos);
-    const std::string pattern = stack->root + "/pattern.mp4";
     RunOrFail(absl::StrCat(
         "ffmpeg -nostdin -v error -y -f lavfi -i "
         "testsrc2=size=320x240:rate=25:duration=3 -c:v libx264 -preset "
@@ -160,39 +157,32 @@ class OfficialPipelineTest : public ::testing::Test {
           Quote(model), " --allowed-roots ", Quote(stack->videos));
     };
     auto start = [](const std::string& binary, const std::string& flags,
-                    test::ServerProcess* server,
-                    std::optional<serving::Connection>* connection) {
-      absl::StatusOr<test::ServerProcess> started = test::StartServerProcess(
-          binary + flags,
-          absl::StrCat(stack->root, "/", fs::path(binary).filename().string(),
-                       ".log"));
+                    const std::string& log,
+                    std::optional<test::ServingServer>* server) {
+      absl::StatusOr<test::ServingServer> started = test::StartServing(
+          binary + flags, absl::StrCat(stack->root, "/", log, ".log"));
       ASSERT_TRUE(started.ok()) << started.status();
-      *server = *started;
-      ASSERT_TRUE(test::WaitUntilServing(*server).ok());
-      *connection = *serving::Connection::Open(
-          absl::StrCat("127.0.0.1:", server->port), {});
+      server->emplace(*std::move(started));
     };
-    start("encoder_service/encoder_server", flags(model), &stack->encoder,
-          &stack->encoder_connection);
-    start("task_service/task_server", flags(model), &stack->tasks,
-          &stack->tasks_connection);
-    start("task_service/task_server", flags(videomae), &stack->videomae_tasks,
-          &stack->videomae_connection);
+    start("encoder_service/encoder_server", flags(model), "encoder",
+          &stack->encoder);
+    start("task_service/task_server", flags(model), "tasks", &stack->tasks);
+    start("task_service/task_server", flags(videomae), "videomae_tasks",
+          &stack->videomae_tasks);
   }
 
   static void TearDownTestSuite() {
     if (stack == nullptr) return;
-    for (const test::ServerProcess* server :
+    for (std::optional<test::ServingServer>* server :
          {&stack->encoder, &stack->tasks, &stack->videomae_tasks}) {
-      if (server->pid > 0) test::StopServerProcess(*server, SIGTERM);
+      if (*server) test::StopServerProcess((*server)->process, SIGTERM);
     }
     delete stack;
     stack = nullptr;
   }
 
   void SetUp() override {
-    ASSERT_TRUE(stack->encoder_connection && stack->tasks_connection &&
-                stack->videomae_connection)
+    ASSERT_TRUE(stack->encoder && stack->tasks && stack->videomae_tasks)
         << "the suite's setup failed";
   }
 
@@ -276,12 +266,12 @@ TEST_F(OfficialPipelineTest, ModelInputsEqualTheOfficialPipelines) {
 
 TEST_F(OfficialPipelineTest, ImportKeepsTheDemoSampling) {
   auto encoder =
-      v1::EncoderService::NewStub(stack->encoder_connection->channel());
+      v1::EncoderService::NewStub(stack->encoder->connection.channel());
   v1::GetModelInfoResponse info;
   ASSERT_TRUE(
       encoder
           ->GetModelInfo(
-              stack->encoder_connection->NewContext(absl::Seconds(30)).get(),
+              stack->encoder->connection.NewContext(absl::Seconds(30)).get(),
               v1::GetModelInfoRequest(), &info)
           .ok());
   const v1::ClipSampling& sampling =
@@ -295,12 +285,12 @@ TEST_F(OfficialPipelineTest, ImportKeepsTheDemoSampling) {
 
 TEST_F(OfficialPipelineTest, EncoderServerGivesTheOfficialEmbeddings) {
   auto encoder =
-      v1::EncoderService::NewStub(stack->encoder_connection->channel());
+      v1::EncoderService::NewStub(stack->encoder->connection.channel());
   v1::EmbedTextRequest text_request;
   for (const std::string& prompt : kPrompts) text_request.add_texts(prompt);
   v1::EmbedTextResponse texts;
   grpc::Status status = encoder->EmbedText(
-      stack->encoder_connection->NewContext(absl::Seconds(60)).get(),
+      stack->encoder->connection.NewContext(absl::Seconds(60)).get(),
       text_request, &texts);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(texts.embeddings_size(), 3);
@@ -316,7 +306,7 @@ TEST_F(OfficialPipelineTest, EncoderServerGivesTheOfficialEmbeddings) {
     request.mutable_video()->set_path(stack->names[i]);
     v1::EmbedVideoResponse response;
     status = encoder->EmbedVideo(
-        stack->encoder_connection->NewContext(absl::Seconds(120)).get(),
+        stack->encoder->connection.NewContext(absl::Seconds(120)).get(),
         request, &response);
     ASSERT_TRUE(status.ok())
         << stack->names[i] << ": " << status.error_message();
@@ -328,7 +318,7 @@ TEST_F(OfficialPipelineTest, EncoderServerGivesTheOfficialEmbeddings) {
 
 TEST_F(OfficialPipelineTest, ZeroShotGivesTheDemosProbabilities) {
   auto tasks =
-      v1::RecognitionService::NewStub(stack->tasks_connection->channel());
+      v1::RecognitionService::NewStub(stack->tasks->connection.channel());
   for (size_t i = 0; i < stack->names.size(); ++i) {
     v1::RecognizeRequest request;
     request.mutable_video()->set_path(stack->names[i]);
@@ -339,7 +329,7 @@ TEST_F(OfficialPipelineTest, ZeroShotGivesTheDemosProbabilities) {
     request.mutable_zero_shot()->set_prompt_template("{label}");
     v1::RecognizeResponse response;
     const grpc::Status status = tasks->Recognize(
-        stack->tasks_connection->NewContext(absl::Seconds(120)).get(), request,
+        stack->tasks->connection.NewContext(absl::Seconds(120)).get(), request,
         &response);
     ASSERT_TRUE(status.ok())
         << stack->names[i] << ": " << status.error_message();
@@ -363,15 +353,15 @@ TEST_F(OfficialPipelineTest, ZeroShotGivesTheDemosProbabilities) {
 // `iv recognize` through task_server with an imported VideoMAE checkpoint:
 // the softmax of the official logits.
 TEST_F(OfficialPipelineTest, VideoMaeRecognitionGivesTheOfficialLogits) {
-  auto tasks =
-      v1::RecognitionService::NewStub(stack->videomae_connection->channel());
+  auto tasks = v1::RecognitionService::NewStub(
+      stack->videomae_tasks->connection.channel());
   for (size_t i = 0; i < stack->names.size(); ++i) {
     v1::RecognizeRequest request;
     request.mutable_video()->set_path(stack->names[i]);
     request.set_top_k(5);
     v1::RecognizeResponse response;
     const grpc::Status status = tasks->Recognize(
-        stack->videomae_connection->NewContext(absl::Seconds(120)).get(),
+        stack->videomae_tasks->connection.NewContext(absl::Seconds(120)).get(),
         request, &response);
     ASSERT_TRUE(status.ok())
         << stack->names[i] << ": " << status.error_message();

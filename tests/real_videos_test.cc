@@ -109,9 +109,7 @@ std::pair<int64_t, double> Ffprobe(const std::string& path) {
 struct Stack {
   std::string root, videos;
   std::vector<std::string> names;  // files under videos/
-  test::ServerProcess encoder, index, tasks, captioner;
-  std::optional<serving::Connection> encoder_connection, index_connection,
-      tasks_connection, captioner_connection;
+  std::optional<test::ServingServer> encoder, index, tasks, captioner;
 };
 
 Stack* stack = nullptr;
@@ -159,37 +157,29 @@ class RealVideosTest : public ::testing::Test {
         "models/iv-tiny --threads 1 --allowed-roots ",
         stack->videos);
     auto start = [](const std::string& binary, const std::string& flags,
-                    test::ServerProcess* server,
-                    std::optional<serving::Connection>* connection) {
-      absl::StatusOr<test::ServerProcess> started = test::StartServerProcess(
-          binary + flags,
-          absl::StrCat(stack->root, "/", fs::path(binary).filename().string(),
-                       ".log"));
+                    const std::string& log,
+                    std::optional<test::ServingServer>* server) {
+      absl::StatusOr<test::ServingServer> started = test::StartServing(
+          binary + flags, absl::StrCat(stack->root, "/", log, ".log"));
       ASSERT_TRUE(started.ok()) << started.status();
-      *server = *started;
-      ASSERT_TRUE(test::WaitUntilServing(*server).ok());
-      *connection = *serving::Connection::Open(
-          absl::StrCat("127.0.0.1:", server->port), {});
+      server->emplace(*std::move(started));
     };
-    start("encoder_service/encoder_server", common, &stack->encoder,
-          &stack->encoder_connection);
-    start("task_service/task_server", common, &stack->tasks,
-          &stack->tasks_connection);
-    start("captioner/captioner_server", common, &stack->captioner,
-          &stack->captioner_connection);
+    start("encoder_service/encoder_server", common, "encoder", &stack->encoder);
+    start("task_service/task_server", common, "tasks", &stack->tasks);
+    start("captioner/captioner_server", common, "captioner", &stack->captioner);
     start("index_service/index_server",
           absl::StrCat(" --address 127.0.0.1:0 --metrics-address '' "
                        "--data-dir ",
                        stack->root, "/index --encoder-address 127.0.0.1:",
-                       stack->encoder.port),
-          &stack->index, &stack->index_connection);
+                       stack->encoder->process.port),
+          "index", &stack->index);
   }
 
   static void TearDownTestSuite() {
     if (stack == nullptr) return;
-    for (const test::ServerProcess* server :
+    for (std::optional<test::ServingServer>* server :
          {&stack->encoder, &stack->index, &stack->tasks, &stack->captioner}) {
-      if (server->pid > 0) test::StopServerProcess(*server, SIGTERM);
+      if (*server) test::StopServerProcess((*server)->process, SIGTERM);
     }
     delete stack;
     stack = nullptr;
@@ -234,12 +224,12 @@ void ExpectDecodedAsTheCli(const std::string& path) {
 void ExpectEmbedded(const std::string& name, const std::string& path,
                     int64_t num_frames) {
   auto encoder =
-      v1::EncoderService::NewStub(stack->encoder_connection->channel());
+      v1::EncoderService::NewStub(stack->encoder->connection.channel());
   v1::EmbedVideoRequest request;
   request.mutable_video()->set_path(name);
   v1::EmbedVideoResponse by_path, inline_bytes, streamed;
   grpc::Status status = encoder->EmbedVideo(
-      stack->encoder_connection->NewContext(absl::Seconds(120)).get(), request,
+      stack->encoder->connection.NewContext(absl::Seconds(120)).get(), request,
       &by_path);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(by_path.video_info().num_frames(), num_frames);
@@ -247,12 +237,12 @@ void ExpectEmbedded(const std::string& name, const std::string& path,
   ASSERT_TRUE(bytes.ok());
   request.mutable_video()->set_content(*bytes);
   status = encoder->EmbedVideo(
-      stack->encoder_connection->NewContext(absl::Seconds(120)).get(), request,
+      stack->encoder->connection.NewContext(absl::Seconds(120)).get(), request,
       &inline_bytes);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(Values(inline_bytes), Values(by_path));
   {
-    auto context = stack->encoder_connection->NewContext(absl::Seconds(120));
+    auto context = stack->encoder->connection.NewContext(absl::Seconds(120));
     auto writer = encoder->EmbedVideoStream(context.get(), &streamed);
     v1::EmbedVideoStreamRequest message;
     *message.mutable_request() = request;
@@ -278,9 +268,9 @@ void ExpectTasksAnswer(const std::string& name) {
   recognize.mutable_video()->set_path(name);
   v1::RecognizeResponse recognized;
   grpc::Status status =
-      v1::RecognitionService::NewStub(stack->tasks_connection->channel())
+      v1::RecognitionService::NewStub(stack->tasks->connection.channel())
           ->Recognize(
-              stack->tasks_connection->NewContext(absl::Seconds(120)).get(),
+              stack->tasks->connection.NewContext(absl::Seconds(120)).get(),
               recognize, &recognized);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_GT(recognized.labels_size(), 0);
@@ -289,9 +279,9 @@ void ExpectTasksAnswer(const std::string& name) {
   question.set_question("what color is the shape");
   v1::AnswerQuestionResponse answered;
   status =
-      v1::VQAService::NewStub(stack->tasks_connection->channel())
+      v1::VQAService::NewStub(stack->tasks->connection.channel())
           ->AnswerQuestion(
-              stack->tasks_connection->NewContext(absl::Seconds(120)).get(),
+              stack->tasks->connection.NewContext(absl::Seconds(120)).get(),
               question, &answered);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_FALSE(answered.answer().empty());
@@ -299,9 +289,9 @@ void ExpectTasksAnswer(const std::string& name) {
   caption.mutable_video()->set_path(name);
   v1::CaptionVideoResponse captioned;
   status =
-      v1::CaptionerService::NewStub(stack->captioner_connection->channel())
+      v1::CaptionerService::NewStub(stack->captioner->connection.channel())
           ->CaptionVideo(
-              stack->captioner_connection->NewContext(absl::Seconds(120)).get(),
+              stack->captioner->connection.NewContext(absl::Seconds(120)).get(),
               caption, &captioned);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_FALSE(captioned.caption().text().empty());
@@ -324,16 +314,16 @@ TEST_F(RealVideosTest, EveryVideoMatchesTheCliAndEveryServiceAnswers) {
 TEST_F(RealVideosTest, IvIngestIndexesTheFolder) {
   const process::CommandResult ingest = process::RunCommand(absl::StrCat(
       "tools/iv/iv ingest ", Quote(stack->videos),
-      " --collection real --encoder 127.0.0.1:", stack->encoder.port,
-      " --index 127.0.0.1:", stack->index.port, " 2>&1"));
+      " --collection real --encoder 127.0.0.1:", stack->encoder->process.port,
+      " --index 127.0.0.1:", stack->index->process.port, " 2>&1"));
   ASSERT_EQ(ingest.exit_code, 0) << ingest.output;
   v1::GetStatsRequest stats_request;
   stats_request.set_collection("real");
   v1::CollectionStats stats;
   const grpc::Status status =
-      v1::IndexService::NewStub(stack->index_connection->channel())
+      v1::IndexService::NewStub(stack->index->connection.channel())
           ->GetStats(
-              stack->index_connection->NewContext(absl::Seconds(30)).get(),
+              stack->index->connection.NewContext(absl::Seconds(30)).get(),
               stats_request, &stats);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(stats.record_count() - stats.segment_record_count(),

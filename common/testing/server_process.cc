@@ -74,6 +74,23 @@ absl::Status WaitUntilServing(const ServerProcess& server,
       last, "); its log:\n", ReadTextFile(server.log)));
 }
 
+absl::StatusOr<ServingServer> StartServing(const std::string& command_line,
+                                           const std::string& log) {
+  absl::StatusOr<ServerProcess> started = StartServerProcess(command_line, log);
+  if (!started.ok()) return started.status();
+  if (absl::Status serving = WaitUntilServing(*started); !serving.ok()) {
+    StopServerProcess(*started, SIGKILL);
+    return serving;
+  }
+  absl::StatusOr<serving::Connection> connection =
+      serving::Connection::Open(absl::StrCat("127.0.0.1:", started->port), {});
+  if (!connection.ok()) {
+    StopServerProcess(*started, SIGKILL);
+    return connection.status();
+  }
+  return ServingServer{*started, *std::move(connection)};
+}
+
 void StopServerProcess(const ServerProcess& server, int signal) {
   kill(server.pid, signal);
   const std::string stat = absl::StrCat("/proc/", server.pid, "/stat");

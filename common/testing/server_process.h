@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/serving/connection.h"
 
 namespace iv::test {
 
@@ -29,6 +30,17 @@ absl::StatusOr<ServerProcess> StartServerProcess(
 // answer and the server's log if it does not within `timeout`.
 absl::Status WaitUntilServing(const ServerProcess& server,
                               absl::Duration timeout = absl::Seconds(120));
+
+// A server that answers SERVING, and a connection to it.
+struct ServingServer {
+  ServerProcess process;
+  serving::Connection connection;
+};
+
+// StartServerProcess, WaitUntilServing, then a connection to its port on
+// loopback: the start of a test that drives a service binary.
+absl::StatusOr<ServingServer> StartServing(const std::string& command_line,
+                                           const std::string& log);
 
 // Sends `signal` and waits until the process has exited (or is a zombie).
 void StopServerProcess(const ServerProcess& server, int signal);
