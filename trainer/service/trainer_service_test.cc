@@ -829,17 +829,14 @@ TEST_F(TrainerServiceTest, WatchEndsOnIdleTimeoutDeadlineAndCancel) {
   std::unique_ptr<Service> service = Start(options, idle, 1);
   ASSERT_NE(service, nullptr);
   Submit(*service, TinyRecipe(4), "silent");
-  const absl::Time running_by = absl::Now() + absl::Seconds(30);
-  while (Get(*service, "silent").state() !=
-             internvideo::v1::JOB_STATE_RUNNING &&
-         absl::Now() < running_by) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  // GetJob answers before `by`, retrying while the slot is still taken.
+  // GetJob answers before `by` (the job in `job`), retrying while the slot
+  // is still taken by the call before: it is freed just after that call's
+  // answer reaches the client, so on a busy machine the next call can come
+  // first.
+  Job job;
   auto answers_by = [&](absl::Time by) {
     internvideo::v1::GetJobRequest request;
     request.set_job_id("silent");
-    Job job;
     grpc::Status status;
     do {
       status = service->stub->GetJob(service->Context().get(), request, &job);
@@ -850,15 +847,40 @@ TEST_F(TrainerServiceTest, WatchEndsOnIdleTimeoutDeadlineAndCancel) {
     } while (absl::Now() < by);
     return false;
   };
+  const absl::Time running_by = absl::Now() + absl::Seconds(30);
+  while ((!answers_by(running_by) ||
+          job.state() != internvideo::v1::JOB_STATE_RUNNING) &&
+         absl::Now() < running_by) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   internvideo::v1::WatchJobRequest request;
   request.set_job_id("silent");
   JobProgress progress;
+  // Opens a watch with `deadline` and reads its first report, opening it
+  // again while the server's only call slot is still held by the call
+  // before.
+  std::unique_ptr<grpc::ClientContext> context;
+  auto open_watch = [&](absl::Duration deadline) {
+    std::unique_ptr<grpc::ClientReader<JobProgress>> reader;
+    const absl::Time by = absl::Now() + absl::Seconds(5);
+    do {
+      context = service->connection->NewContext(deadline);
+      reader = service->stub->WatchJob(context.get(), request);
+      if (reader->Read(&progress)) return reader;
+      const grpc::Status status = reader->Finish();
+      if (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        ADD_FAILURE() << "WatchJob: " << status.error_message();
+        return reader;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    } while (absl::Now() < by);
+    ADD_FAILURE() << "the call slot stayed taken";
+    return reader;
+  };
 
   // Idle: the stream ends by itself, well before the client's deadline.
   absl::Time start = absl::Now();
-  auto context = service->connection->NewContext(absl::Seconds(60));
-  auto reader = service->stub->WatchJob(context.get(), request);
-  EXPECT_TRUE(reader->Read(&progress));
+  auto reader = open_watch(absl::Seconds(60));
   while (reader->Read(&progress)) {
   }
   grpc::Status status = reader->Finish();
@@ -871,8 +893,7 @@ TEST_F(TrainerServiceTest, WatchEndsOnIdleTimeoutDeadlineAndCancel) {
 
   // The client's deadline.
   start = absl::Now();
-  context = service->connection->NewContext(absl::Seconds(1));
-  reader = service->stub->WatchJob(context.get(), request);
+  reader = open_watch(absl::Seconds(1));
   while (reader->Read(&progress)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
@@ -880,9 +901,7 @@ TEST_F(TrainerServiceTest, WatchEndsOnIdleTimeoutDeadlineAndCancel) {
 
   // The client cancels.
   start = absl::Now();
-  context = service->connection->NewContext(absl::Seconds(60));
-  reader = service->stub->WatchJob(context.get(), request);
-  EXPECT_TRUE(reader->Read(&progress));
+  reader = open_watch(absl::Seconds(60));
   context->TryCancel();
   while (reader->Read(&progress)) {
   }
