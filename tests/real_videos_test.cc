@@ -6,17 +6,19 @@
 // beside video), always, from the first real video or, without one, from
 // ffmpeg's test pattern.
 //
-// Each video: the decoder's probe and frames equal what the ffmpeg CLI
-// decodes; encoder_server embeds it by path, by inline bytes and by stream
-// (the same embedding each way); task_server recognizes it and answers a
+// Each video: `iv video probe` and `iv video sample` give what ffprobe and
+// the ffmpeg CLI give; encoder_server embeds it by path, by inline bytes and by
+// stream (the same embedding each way); task_server recognizes it and answers a
 // question about it; captioner_server captions it; finally `iv ingest`
 // indexes the folder through encoder_server and index_server.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +29,7 @@
 #include "absl/time/time.h"
 #include "common/files/read_file.h"
 #include "common/process/command.h"
+#include "common/safetensors/safetensors.h"
 #include "common/serving/connection.h"
 #include "common/testing/ffmpeg_cli.h"
 #include "common/testing/server_process.h"
@@ -192,31 +195,50 @@ std::vector<float> Values(const v1::EmbedVideoResponse& response) {
           response.video_embedding().values().end()};
 }
 
-// The probe and the frames at 8 indices spread over the video, against
-// ffprobe and the ffmpeg CLI.
+// `iv video probe` and `iv video sample` (16 frames, uniform) against
+// ffprobe and the ffmpeg CLI: frame count, duration, and every sampled
+// frame's pixels.
 void ExpectDecodedAsTheCli(const std::string& path) {
-  absl::StatusOr<std::unique_ptr<video::VideoDecoder>> decoder =
-      video::VideoDecoder::Open(path);
-  ASSERT_TRUE(decoder.ok()) << decoder.status();
-  const video::VideoInfo& info = (*decoder)->info();
+  const process::CommandResult probe = process::RunCommand(
+      absl::StrCat("tools/iv/iv video probe ", Quote(path)));
+  ASSERT_EQ(probe.exit_code, 0) << probe.output;
+  const nlohmann::json info = nlohmann::json::parse(probe.output);
   const auto [frames, duration] = Ffprobe(path);
-  EXPECT_EQ(info.num_frames, frames);
-  EXPECT_NEAR(info.duration_s, duration, 1.5 / std::max(1.0, info.fps));
-  std::vector<int64_t> indices;  // 8 spread over the video
-  for (int i = 0; i < 8; ++i) {
-    const int64_t index = std::llround(i * (info.num_frames - 1) / 7.0);
-    if (indices.empty() || indices.back() != index) indices.push_back(index);
+  EXPECT_EQ(info["num_frames"].get<int64_t>(), frames);
+  EXPECT_NEAR(info["duration_s"].get<double>(), duration,
+              1.5 / std::max(1.0, info["fps"].get<double>()));
+
+  const std::string out = absl::StrCat(stack->root, "/sample.safetensors");
+  const process::CommandResult sample = process::RunCommand(
+      absl::StrCat("tools/iv/iv video sample ", Quote(path),
+                   " --num-frames 16 --out ", Quote(out), " 2>&1"));
+  ASSERT_EQ(sample.exit_code, 0) << sample.output;
+  absl::StatusOr<TensorFile> sampled = ReadSafetensors(out);
+  ASSERT_TRUE(sampled.ok()) << sampled.status();
+  const torch::Tensor* decoded = sampled->Find("frames");
+  const torch::Tensor* indices = sampled->Find("frame_indices");
+  ASSERT_TRUE(decoded != nullptr && indices != nullptr);
+  ASSERT_EQ(decoded->size(0), 16);
+  // The CLI decodes each distinct frame once, in order.
+  std::vector<int64_t> distinct;
+  for (int64_t i = 0; i < indices->numel(); ++i) {
+    const int64_t index = (*indices)[i].item<int64_t>();
+    if (distinct.empty() || distinct.back() != index) distinct.push_back(index);
   }
-  absl::StatusOr<torch::Tensor> decoded = (*decoder)->DecodeFrames(indices);
-  ASSERT_TRUE(decoded.ok()) << decoded.status();
-  const std::vector<uint8_t> cli = test::DecodeWithFfmpeg(path, indices);
-  ASSERT_EQ(static_cast<int64_t>(cli.size()), decoded->numel());
-  const torch::Tensor expected = torch::from_blob(
-      const_cast<uint8_t*>(cli.data()), decoded->sizes(), torch::kUInt8);
-  const torch::Tensor difference =
-      (decoded->to(torch::kInt32) - expected.to(torch::kInt32)).abs();
-  for (size_t i = 0; i < indices.size(); ++i) {
-    EXPECT_EQ(difference[i].max().item<int>(), 0) << "frame " << indices[i];
+  const std::vector<uint8_t> cli = test::DecodeWithFfmpeg(path, distinct);
+  const int64_t frame_bytes = decoded->numel() / decoded->size(0);
+  ASSERT_EQ(static_cast<int64_t>(cli.size()),
+            frame_bytes * static_cast<int64_t>(distinct.size()));
+  for (int64_t i = 0; i < indices->numel(); ++i) {
+    const int64_t index = (*indices)[i].item<int64_t>();
+    const int64_t row =
+        std::lower_bound(distinct.begin(), distinct.end(), index) -
+        distinct.begin();
+    const torch::Tensor expected =
+        torch::from_blob(const_cast<uint8_t*>(cli.data()) + row * frame_bytes,
+                         {frame_bytes}, torch::kUInt8);
+    EXPECT_TRUE(torch::equal((*decoded)[i].flatten(), expected))
+        << "frame " << index;
   }
 }
 
