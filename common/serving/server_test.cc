@@ -540,6 +540,19 @@ TEST_F(ServerTest, BadOptionsAreRefusedClearly) {
             std::string::npos);
 }
 
+TEST_F(ServerTest, APortInUseIsRefused) {
+  std::unique_ptr<Server> first = StartServer(ServerOptions());
+  ASSERT_NE(first, nullptr);
+  ServerOptions same_port;
+  same_port.address = absl::StrCat("127.0.0.1:", first->port());
+  EchoImpl other;
+  absl::StatusOr<std::unique_ptr<Server>> second =
+      Server::Start(same_port, {&other});
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(second.status().message().find("port is in use"), std::string::npos)
+      << second.status();
+}
+
 TEST_F(ServerTest, FlagsFillServerAndClientOptions) {
   CLI::App app;
   ServerOptions options;
