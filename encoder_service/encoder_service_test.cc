@@ -560,6 +560,25 @@ TEST(EncoderServiceTest, BadVideoInputsGetPreciseStatuses) {
       {"clips",
        [](EmbedVideoRequest& r) { r.mutable_sampling()->set_num_clips(1000); },
        grpc::StatusCode::INVALID_ARGUMENT, "sampling.num_clips"},
+      {"unknown resize",
+       [](EmbedVideoRequest& r) {
+         r.mutable_sampling()->set_resize(
+             static_cast<internvideo::v1::ClipSampling::Resize>(99));
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "sampling.resize: unknown value"},
+      {"unknown mode",
+       [](EmbedVideoRequest& r) {
+         r.mutable_sampling()->set_mode(
+             static_cast<internvideo::v1::ClipSampling::Mode>(7));
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "sampling.mode: unknown value"},
+      {"linspace with clips",
+       [](EmbedVideoRequest& r) {
+         r.mutable_sampling()->set_mode(
+             internvideo::v1::ClipSampling::MODE_LINSPACE);
+         r.mutable_sampling()->set_num_clips(2);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "sampling.num_clips"},
       {"skip without segments",
        [](EmbedVideoRequest& r) { r.set_skip_video_embedding(true); },
        grpc::StatusCode::INVALID_ARGUMENT, "skip_video_embedding"},

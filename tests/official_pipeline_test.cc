@@ -204,6 +204,16 @@ torch::Tensor ToTensor(const google::protobuf::RepeatedField<float>& values) {
                        torch::kFloat64);
 }
 
+// A response's scores in label-index order (every label returned).
+torch::Tensor ByIndex(const v1::RecognizeResponse& response) {
+  torch::Tensor probabilities =
+      torch::zeros({response.labels_size()}, torch::kFloat64);
+  for (const v1::LabelScore& score : response.labels()) {
+    probabilities[score.index()] = score.score();
+  }
+  return probabilities;
+}
+
 // Cosine and relative L2 error of `actual` against `expected`, printed.
 void ExpectParity(const std::string& what, const torch::Tensor& actual,
                   const torch::Tensor& expected) {
@@ -334,10 +344,7 @@ TEST_F(OfficialPipelineTest, ZeroShotGivesTheDemosProbabilities) {
     ASSERT_TRUE(status.ok())
         << stack->names[i] << ": " << status.error_message();
     ASSERT_EQ(response.labels_size(), 3);
-    torch::Tensor probabilities = torch::zeros({3}, torch::kFloat64);
-    for (const v1::LabelScore& score : response.labels()) {
-      probabilities[score.index()] = score.score();
-    }
+    const torch::Tensor probabilities = ByIndex(response);
     const torch::Tensor& expected = Expected(absl::StrCat("probs_", i));
     ExpectParity(absl::StrCat("zero-shot probabilities ", stack->names[i]),
                  probabilities, expected);
@@ -366,10 +373,7 @@ TEST_F(OfficialPipelineTest, VideoMaeRecognitionGivesTheOfficialLogits) {
     ASSERT_TRUE(status.ok())
         << stack->names[i] << ": " << status.error_message();
     ASSERT_EQ(response.labels_size(), 5);
-    torch::Tensor probabilities = torch::zeros({5}, torch::kFloat64);
-    for (const v1::LabelScore& score : response.labels()) {
-      probabilities[score.index()] = score.score();
-    }
+    const torch::Tensor probabilities = ByIndex(response);
     const torch::Tensor& expected =
         Expected(absl::StrCat("probs_", i), stack->videomae_expected);
     ExpectParity(absl::StrCat("VideoMAE probabilities ", stack->names[i]),

@@ -25,7 +25,9 @@ int FirstSet(std::initializer_list<int> values, int fallback) {
   return fallback;
 }
 
-absl::Status CheckNotNegative(const ClipSampling& sampling) {
+// INVALID_ARGUMENT naming the field: a negative size or count, or an enum
+// value this server does not know.
+absl::Status CheckSamplingFields(const ClipSampling& sampling) {
   for (const auto& [field, value] :
        {std::pair{"num_frames", sampling.num_frames()},
         std::pair{"frame_interval", sampling.frame_interval()},
@@ -35,6 +37,17 @@ absl::Status CheckNotNegative(const ClipSampling& sampling) {
     if (value < 0) {
       return InvalidField(absl::StrCat("sampling.", field),
                           absl::StrCat("must be >= 0, got ", value));
+    }
+  }
+  // Open proto enums carry any number; one this server does not know would
+  // otherwise fall back to a default silently.
+  for (const auto& [field, known] :
+       {std::pair{"mode", ClipSampling::Mode_IsValid(sampling.mode())},
+        std::pair{"crop", ClipSampling::Crop_IsValid(sampling.crop())},
+        std::pair{"resize", ClipSampling::Resize_IsValid(sampling.resize())}}) {
+    if (!known) {
+      return InvalidField(absl::StrCat("sampling.", field),
+                          "unknown value; see ClipSampling in common.proto");
     }
   }
   return absl::OkStatus();
@@ -223,7 +236,7 @@ internvideo::v1::VideoInfo InfoProto(const video::VideoInfo& info) {
 absl::StatusOr<Sampling> ResolveSampling(const ClipSampling& request,
                                          const ModelSnapshot& model,
                                          const ClipLimits& limits) {
-  if (absl::Status s = CheckNotNegative(request); !s.ok()) return s;
+  if (absl::Status s = CheckSamplingFields(request); !s.ok()) return s;
   const ClipSampling& defaults = model.input.sampling;
   Sampling sampling;
   sampling.num_frames = model.input.num_frames;
