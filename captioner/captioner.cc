@@ -217,8 +217,9 @@ absl::StatusOr<Captioner::Captions> Captioner::CaptionVideos(
     // CMA's coordinated tokens.
     const torch::Tensor video_tokens =
         internvideo.CaptionVideoTokens(model.MaskedVideo(video), video);
-    generated = model::GenerateCaptions(
-        model.clip(), internvideo.caption_decoder(), video_tokens, *generation);
+    generated = model::GenerateCaptions(model.multimodal(),
+                                        internvideo.caption_decoder(),
+                                        video_tokens, *generation);
   } catch (const c10::Error& error) {
     const absl::Status failed = absl::InternalError(absl::StrCat(
         "caption generation failed: ", error.what_without_backtrace()));

@@ -116,7 +116,7 @@ void Batcher::Run(std::deque<Request>& batch) {
           all.slice(0, start, start + options_.max_batch).to(model.device);
       outputs.push_back(batch.front().tower == Tower::kVideo
                             ? model.EmbedVideos(slice)
-                            : model.clip()->EncodeText(slice));
+                            : model.multimodal()->EncodeText(slice));
     }
     const torch::Tensor output =
         torch::cat(outputs).to(torch::kCPU, torch::kFloat32);

@@ -81,7 +81,7 @@ torch::Tensor EmbedTexts(const ModelSnapshot& model,
   const torch::Tensor tokens = model.loaded.tokenizer->Tokenize(
       texts, static_cast<int>(model.config().text.context_length));
   return torch::nn::functional::normalize(
-      model.clip()->EncodeText(tokens.to(model.device)),
+      model.multimodal()->EncodeText(tokens.to(model.device)),
       torch::nn::functional::NormalizeFuncOptions().dim(1));
 }
 
@@ -91,8 +91,8 @@ torch::Tensor MatchProbabilities(const ModelSnapshot& model,
   const torch::Tensor videos = torch::nn::functional::normalize(
       model.EmbedVideos(clips.multimodal),
       torch::nn::functional::NormalizeFuncOptions().dim(1));
-  const torch::Tensor logits =
-      model.clip()->logit_scale().exp() * videos.matmul(text_embeddings.t());
+  const torch::Tensor logits = model.multimodal()->logit_scale().exp() *
+                               videos.matmul(text_embeddings.t());
   return logits.softmax(1).mean(0);
 }
 

@@ -5,41 +5,20 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/model/arch/arch.h"
-#include "common/model/checkpoint/native_checkpoint.h"
 
 namespace iv::trainer {
 namespace {
 
-// The model-wide names of an arch's weights: VideoMAE's under the masked
-// encoder, InternVideo-MM's under the multimodal encoder (its caption
-// decoder, if any, at the top).
-model::NamedTensors UnderModelNames(const std::string& arch,
-                                    model::NamedTensors weights) {
-  if (arch == model::kInternVideoArch) return weights;
-  const std::string prefix = absl::StartsWith(arch, "videomae")
-                                 ? "masked_encoder."
-                                 : "multimodal_encoder.";
-  for (auto& [name, tensor] : weights) {
-    if (!absl::StartsWith(name, "caption_decoder.")) name = prefix + name;
-  }
-  return weights;
-}
-
 absl::StatusOr<model::NamedTensors> ReadWeights(const std::string& path) {
-  if (model::IsNativeCheckpoint(path)) {
-    absl::StatusOr<model::NativeCheckpoint> native =
-        model::ReadNativeCheckpoint(path);
-    if (!native.ok()) return native.status();
-    return UnderModelNames(native->arch, std::move(native->weights));
-  }
-  absl::StatusOr<model::ArchCheckpoint> official =
+  absl::StatusOr<model::ArchCheckpoint> checkpoint =
       model::InspectCheckpoint(path);
-  if (!official.ok()) return official.status();
-  if (official->arch == nullptr) {
+  if (!checkpoint.ok()) return checkpoint.status();
+  if (checkpoint->arch == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a checkpoint of any known arch"));
   }
-  return UnderModelNames(official->arch->name(), std::move(official->weights));
+  model::ToInternVideoNames(*checkpoint->arch, checkpoint->weights);
+  return std::move(checkpoint->weights);
 }
 
 }  // namespace

@@ -29,27 +29,6 @@ int64_t VersionStep(const std::string& name) {
   return step;
 }
 
-// The clip geometry of the encoder that reads the pixels
-// (ModelSnapshot::input).
-ModelSnapshot::ClipInput ClipInputOf(const model::InternVideoConfig& config) {
-  ModelSnapshot::ClipInput input;
-  if (config.multimodal) {
-    const model::ClipVisionOptions& vision = config.multimodal->vision;
-    input.num_frames = static_cast<int>(vision.num_frames);
-    input.size = static_cast<int>(vision.input_resolution);
-    input.patch_size = static_cast<int>(vision.patch_size);
-    input.normalization = model::MultimodalNormalization(config);
-    input.sampling = config.proto.multimodal_encoder().vision().sampling();
-  } else {
-    input.num_frames = static_cast<int>(config.masked_encoder->num_frames);
-    input.size = static_cast<int>(config.masked_encoder->img_size);
-    input.patch_size = static_cast<int>(config.masked_encoder->patch_size);
-    input.normalization = model::MaskedNormalization(config);
-    input.sampling = config.proto.masked_encoder().sampling();
-  }
-  return input;
-}
-
 }  // namespace
 
 ModelRegistry::ModelRegistry(ModelRegistryOptions options,
@@ -170,7 +149,7 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> ModelRegistry::Load(
   for (const torch::Tensor& parameter : loaded->model->parameters()) {
     snapshot->parameter_count += parameter.numel();
   }
-  snapshot->input = ClipInputOf(loaded->model->config());
+  snapshot->input = model::ClipInputOf(loaded->model->config());
   snapshot->loaded = std::move(*loaded);
   return snapshot;
 }
@@ -215,9 +194,7 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> ModelRegistry::Find(
 }
 
 torch::Tensor ModelSnapshot::EmbedVideos(const torch::Tensor& clips) const {
-  model::InternVideoModelImpl& model = *loaded.model.ptr();
-  if (!model.EmbedsThroughCma()) return clip()->EncodeVideo(clips);
-  return model.VideoEmbeds(MaskedVideo(clips), clips);
+  return loaded.model.ptr()->EmbedClips(clips);
 }
 
 internvideo::v1::ModelRef ModelSnapshot::Ref() const {
@@ -228,10 +205,7 @@ internvideo::v1::ModelRef ModelSnapshot::Ref() const {
 }
 
 torch::Tensor ModelSnapshot::MaskedVideo(const torch::Tensor& clips) const {
-  const model::InternVideoConfig& config = loaded.model->config();
-  if (!config.masked_encoder) return torch::Tensor();
-  return video::Renormalize(clips, input.normalization,
-                            config.masked_encoder->normalization);
+  return loaded.model->MaskedVideo(clips);
 }
 
 }  // namespace iv::serving

@@ -51,20 +51,11 @@ struct ModelSnapshot {
   int64_t parameter_count = 0;
   // SHA-256 of the weights file, as GetModelInfo reports it (never a path).
   std::string weights_sha256;
-  // What one input clip is: the multimodal encoder's frames, size and
-  // pixel normalization when the model has that encoder (the masked encoder
-  // then reads the same frames, renormalized: MaskedVideo), else the masked
-  // encoder's.
-  struct ClipInput {
-    int num_frames = 0;
-    int size = 0;        // side of the square frames, in pixels
-    int patch_size = 0;  // other sizes must be multiples of it
-    video::Normalization normalization = video::kClipNormalization;
-    internvideo::v1::ClipSampling sampling;  // the encoder's defaults
-  };
-  ClipInput input;
+  // What one input clip is (model::ClipInputOf).
+  model::ClipInput input;
 
-  model::InternVideoClip& clip() const {
+  // The multimodal encoder (InternVideo's CLIP).
+  model::InternVideoClip& multimodal() const {
     return loaded.model.ptr()->multimodal();
   }
   // Embeddings [N, embed_dim] of clips [N, 3, T, H, W] normalized with

@@ -91,7 +91,7 @@ void AddModelForwardCommand(CLI::App& model) {
       ->add_option("--input", args->input,
                    "safetensors file: `video` float32 [B,3,T,H,W], already "
                    "normalized; `text_tokens` int64 [B,N] for the "
-                   "internvideo-mm arches")
+                   "internvideo-mm and internvideo arches")
       ->required();
   forward->add_option("--output", args->output, "safetensors file to write")
       ->required();
@@ -107,7 +107,12 @@ void AddModelForwardCommand(CLI::App& model) {
       "`video_embeds` for `video` (CLIP-normalized, any T, H = W = the "
       "model's input resolution) and `text_embeds` for `text_tokens` "
       "(CLIP ids, N <= the context length), either or both, projected and "
-      "not yet L2-normalized. Exits 1 with a one-line "
+      "not yet L2-normalized. internvideo (native folders: iv-tiny, trainer "
+      "checkpoints) takes `video` as the model's clip (T frames of SxS, "
+      "normalized for the encoder that reads pixels, as the services feed "
+      "it) and `text_tokens`, and gives what the model has of "
+      "`video_embeds`, `logits`, `features`, `encoder_tokens` and "
+      "`text_embeds`. Exits 1 with a one-line "
       "reason for an unknown arch, a checkpoint that does not fit it, or "
       "missing or misshapen inputs.");
   forward->callback([args] {

@@ -131,5 +131,43 @@ TEST(TrainCommandTest, ResumesAfterSigkillWithTheUninterruptedLosses) {
   ExpectSameLosses(test::LoggedLosses(out), test::LoggedLosses(reference));
 }
 
+TEST(TrainCommandTest, ModelInfoAndForwardReadItsCheckpoints) {
+  const std::string recipe = WriteRecipe("checkpoint", /*total_steps=*/3, 3);
+  const std::string out = test::FreshTempDir("checkpoint_out");
+  CommandResult run = Train(recipe, out);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const std::string checkpoint = NewestCheckpoint(out);
+  ASSERT_FALSE(checkpoint.empty()) << run.output;
+
+  CommandResult info = process::RunCommand(absl::StrCat(
+      "tools/iv/iv model info --checkpoint ", checkpoint, " 2>&1"));
+  ASSERT_EQ(info.exit_code, 0) << info.output;
+  EXPECT_NE(info.output.find("architecture: internvideo\n"), std::string::npos)
+      << info.output;
+
+  // The recipe's clip: 4 frames of 32x32; its recognizer has 10 classes.
+  const std::string input = out + "/input.safetensors";
+  torch::manual_seed(1);
+  ASSERT_TRUE(
+      WriteSafetensors(input, {{{"video", torch::randn({2, 3, 4, 32, 32})}}})
+          .ok());
+  const std::string output = out + "/output.safetensors";
+  CommandResult forward = process::RunCommand(absl::StrCat(
+      "tools/iv/iv model forward --arch internvideo --checkpoint ", checkpoint,
+      " --input ", input, " --output ", output, " 2>&1"));
+  ASSERT_EQ(forward.exit_code, 0) << forward.output;
+  absl::StatusOr<TensorFile> outputs = ReadSafetensors(output);
+  ASSERT_TRUE(outputs.ok()) << outputs.status();
+  const torch::Tensor* logits = outputs->Find("logits");
+  const torch::Tensor* features = outputs->Find("features");
+  ASSERT_NE(logits, nullptr) << forward.output;
+  ASSERT_NE(features, nullptr) << forward.output;
+  EXPECT_EQ(logits->sizes(), torch::IntArrayRef({2, 10}));
+  EXPECT_EQ(features->sizes(), torch::IntArrayRef({2, 32}));
+  EXPECT_TRUE(torch::isfinite(*logits).all().item<bool>());
+  EXPECT_FALSE(torch::allclose((*logits)[0], (*logits)[1]))
+      << "two random clips, one answer";
+}
+
 }  // namespace
 }  // namespace iv

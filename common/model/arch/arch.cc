@@ -1,11 +1,14 @@
 #include "common/model/arch/arch.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/model/arch/internvideo_arch.h"
 #include "common/model/arch/multimodal_arch.h"
 #include "common/model/arch/videomae_arch.h"
 #include "common/model/checkpoint/native_checkpoint.h"
 #include "common/model/checkpoint/torch_checkpoint.h"
+#include "common/model/internvideo/internvideo_model.h"
 
 namespace iv::model {
 namespace {
@@ -57,6 +60,7 @@ const std::vector<const Arch*>& Arches() {
     std::vector<const Arch*> all;
     for (const Arch* arch : VideoMaeArches()) all.push_back(arch);
     for (const Arch* arch : MultimodalArches()) all.push_back(arch);
+    all.push_back(InternVideoArch());
     return all;
   }());
   return *arches;
@@ -70,6 +74,16 @@ absl::StatusOr<const Arch*> FindArch(absl::string_view name) {
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown arch \"", name, "\"; known: ", absl::StrJoin(names, ", ")));
+}
+
+void ToInternVideoNames(const Arch& arch, NamedTensors& weights) {
+  if (arch.part() == internvideo::v1::MODEL_PART_UNSPECIFIED) return;
+  const std::string prefix = InternVideoModelImpl::PartPrefix(arch.part());
+  const std::string decoder = InternVideoModelImpl::PartPrefix(
+      internvideo::v1::MODEL_PART_CAPTION_DECODER);
+  for (auto& [name, tensor] : weights) {
+    if (!absl::StartsWith(name, decoder)) name = prefix + name;
+  }
 }
 
 absl::StatusOr<ArchCheckpoint> ReadArchCheckpoint(const std::string& path,

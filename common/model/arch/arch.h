@@ -1,6 +1,8 @@
-// The model architectures that `iv model` (and later the services) load by
-// name: how each finds its weights in an official checkpoint, infers its
-// config from their shapes, and runs a forward pass on named inputs.
+// The one registry of model architectures: what `iv model` loads by name,
+// and what the services and the trainer load native checkpoints through
+// (LoadInternVideo). Each arch says how it finds its weights in an official
+// checkpoint, infers its config from their shapes, which part of the
+// InternVideo model it is, and runs a forward pass on named inputs.
 //
 // Adding an arch: implement Arch in the model family's file and add one line
 // to the list in arch.cc.
@@ -19,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "common/model/state_dict.h"
 #include "protos/model_config.pb.h"
+#include "protos/training.pb.h"
 
 namespace iv::model {
 
@@ -53,6 +56,12 @@ class Arch {
   // Whether Forward reads text inputs (text_tokens, a --vocab).
   virtual bool UsesText() const = 0;
 
+  // Which part of the InternVideo model (internvideo_model.h) the arch's
+  // weights are, under their official names: the services serve an
+  // imported part as an InternVideo model with only that part.
+  // MODEL_PART_UNSPECIFIED: the whole model (the "internvideo" arch).
+  virtual internvideo::v1::ModelPart part() const = 0;
+
   // Renames official weights, as found in their file, to the names this
   // arch loads (dropping the wrappers' prefixes such as "module.").
   virtual absl::Status NormalizeNames(NamedTensors& weights) const = 0;
@@ -86,6 +95,11 @@ const std::vector<const Arch*>& Arches();
 
 // The arch called `name`, or INVALID_ARGUMENT listing the known ones.
 absl::StatusOr<const Arch*> FindArch(absl::string_view name);
+
+// Renames `weights` of `arch` (under the arch's names) to the whole
+// InternVideo model's (internvideo_model.h): a part's go under the part's
+// prefix, except a caption decoder's, which already are.
+void ToInternVideoNames(const Arch& arch, NamedTensors& weights);
 
 // A checkpoint read for an arch, whichever format it is in.
 struct ArchCheckpoint {

@@ -57,6 +57,40 @@ absl::StatusOr<torch::Tensor> VideoInput(
   return video;
 }
 
+absl::StatusOr<std::optional<torch::Tensor>> TextInput(
+    const std::map<std::string, torch::Tensor>& inputs,
+    const ClipTextOptions& text, int64_t vocab_size,
+    absl::string_view vocab_source) {
+  auto found = inputs.find("text_tokens");
+  if (found == inputs.end()) return std::nullopt;
+  const torch::Tensor& tokens = found->second;
+  if (tokens.scalar_type() != torch::kInt64 &&
+      tokens.scalar_type() != torch::kInt32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("text_tokens: int64 expected, got ",
+                     c10::toString(tokens.scalar_type())));
+  }
+  if (tokens.dim() != 2 || tokens.size(1) < 1 ||
+      tokens.size(1) > text.context_length) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("text_tokens: [B,N] with 1 <= N <= ", text.context_length,
+                     " (the context length) expected, got ", Shape(tokens)));
+  }
+  if (tokens.numel() == 0) return tokens.to(torch::kInt64);
+  const torch::Tensor flat = tokens.to(torch::kInt64).reshape({-1});
+  for (const torch::Tensor& index : {flat.argmin(), flat.argmax()}) {
+    const int64_t i = index.item<int64_t>();
+    const int64_t id = flat[i].item<int64_t>();
+    if (id < 0 || id >= vocab_size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("text_tokens: id ", id, " at [", i / tokens.size(1), ",",
+                       i % tokens.size(1), "] is outside the ", vocab_size,
+                       " ids of ", vocab_source));
+    }
+  }
+  return tokens.to(torch::kInt64);
+}
+
 int64_t CountParameters(const torch::nn::Module& module) {
   int64_t count = 0;
   for (const torch::Tensor& parameter : module.parameters()) {

@@ -7,10 +7,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/model/multimodal/config.h"
 #include "common/model/state_dict.h"
 
 namespace iv::model::arch_internal {
@@ -31,6 +34,15 @@ absl::Status Missing(const std::string& name, const std::string& arch);
 // with a one-line reason otherwise.
 absl::StatusOr<torch::Tensor> VideoInput(
     const std::map<std::string, torch::Tensor>& inputs);
+
+// inputs["text_tokens"], checked for the text tower: int64 (or int32, as
+// the official tokenize returns) [B, N], N <= the context length, ids in
+// [0, vocab_size); nullopt without one. `vocab_source` says whose
+// vocabulary bounds the ids.
+absl::StatusOr<std::optional<torch::Tensor>> TextInput(
+    const std::map<std::string, torch::Tensor>& inputs,
+    const ClipTextOptions& text, int64_t vocab_size,
+    absl::string_view vocab_source);
 
 int64_t CountParameters(const torch::nn::Module& module);
 

@@ -24,6 +24,7 @@ using arch_internal::Find;
 using arch_internal::Guarded;
 using arch_internal::Missing;
 using arch_internal::Shape;
+using arch_internal::TextInput;
 using arch_internal::VideoInput;
 using internvideo::v1::ModelConfig;
 using internvideo::v1::MultimodalEncoderConfig;
@@ -89,43 +90,6 @@ absl::StatusOr<int64_t> Heads(int64_t width, const std::string& name) {
                      kHeadWidth, " (CLIP's head width)"));
   }
   return width / kHeadWidth;
-}
-
-// inputs["text_tokens"], checked for the text tower: int64 (or int32, as
-// the official tokenize returns) [B, N], N <= the context length, ids in
-// [0, vocab_size). `vocab_source` says whose vocabulary bounds the ids.
-absl::StatusOr<std::optional<torch::Tensor>> TextInput(
-    const std::map<std::string, torch::Tensor>& inputs,
-    const ClipTextOptions& text, int64_t vocab_size,
-    absl::string_view vocab_source) {
-  auto found = inputs.find("text_tokens");
-  if (found == inputs.end()) return std::nullopt;
-  const torch::Tensor& tokens = found->second;
-  if (tokens.scalar_type() != torch::kInt64 &&
-      tokens.scalar_type() != torch::kInt32) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("text_tokens: int64 expected, got ",
-                     c10::toString(tokens.scalar_type())));
-  }
-  if (tokens.dim() != 2 || tokens.size(1) < 1 ||
-      tokens.size(1) > text.context_length) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("text_tokens: [B,N] with 1 <= N <= ", text.context_length,
-                     " (the context length) expected, got ", Shape(tokens)));
-  }
-  if (tokens.numel() == 0) return tokens.to(torch::kInt64);
-  const torch::Tensor flat = tokens.to(torch::kInt64).reshape({-1});
-  for (const torch::Tensor& index : {flat.argmin(), flat.argmax()}) {
-    const int64_t i = index.item<int64_t>();
-    const int64_t id = flat[i].item<int64_t>();
-    if (id < 0 || id >= vocab_size) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("text_tokens: id ", id, " at [", i / tokens.size(1), ",",
-                       i % tokens.size(1), "] is outside the ", vocab_size,
-                       " ids of ", vocab_source));
-    }
-  }
-  return tokens.to(torch::kInt64);
 }
 
 class MultimodalModel : public LoadedModel {
@@ -223,6 +187,9 @@ class MultimodalArch : public Arch {
 
   const std::string& name() const override { return name_; }
   bool UsesText() const override { return true; }
+  internvideo::v1::ModelPart part() const override {
+    return internvideo::v1::MODEL_PART_MULTIMODAL_ENCODER;
+  }
 
   absl::Status NormalizeNames(NamedTensors& weights) const override {
     if (absl::Status s = ReplacePrefix("module.", "", &weights); !s.ok()) {

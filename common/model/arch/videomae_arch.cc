@@ -103,6 +103,9 @@ class VideoMaeArch : public Arch {
 
   const std::string& name() const override { return name_; }
   bool UsesText() const override { return false; }
+  internvideo::v1::ModelPart part() const override {
+    return internvideo::v1::MODEL_PART_MASKED_ENCODER;
+  }
 
   absl::Status NormalizeNames(NamedTensors& weights) const override {
     // DeepSpeed wraps the model in `module.`. Finetuned encoders are also

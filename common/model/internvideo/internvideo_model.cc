@@ -107,6 +107,25 @@ video::Normalization MaskedNormalization(const InternVideoConfig& config) {
                                : video::kImageNetNormalization;
 }
 
+ClipInput ClipInputOf(const InternVideoConfig& config) {
+  ClipInput input;
+  if (config.multimodal) {
+    const ClipVisionOptions& vision = config.multimodal->vision;
+    input.num_frames = static_cast<int>(vision.num_frames);
+    input.size = static_cast<int>(vision.input_resolution);
+    input.patch_size = static_cast<int>(vision.patch_size);
+    input.normalization = MultimodalNormalization(config);
+    input.sampling = config.proto.multimodal_encoder().vision().sampling();
+  } else {
+    input.num_frames = static_cast<int>(config.masked_encoder->num_frames);
+    input.size = static_cast<int>(config.masked_encoder->img_size);
+    input.patch_size = static_cast<int>(config.masked_encoder->patch_size);
+    input.normalization = MaskedNormalization(config);
+    input.sampling = config.proto.masked_encoder().sampling();
+  }
+  return input;
+}
+
 video::Normalization MultimodalNormalization(const InternVideoConfig& config) {
   switch (config.proto.multimodal_encoder().vision().normalization()) {
     case internvideo::v1::PIXEL_NORMALIZATION_IMAGENET:
@@ -278,6 +297,18 @@ torch::Tensor InternVideoModelImpl::VideoEmbeds(
       .video_embeds;
 }
 
+torch::Tensor InternVideoModelImpl::MaskedVideo(
+    const torch::Tensor& clips) const {
+  if (!config_.masked_encoder) return torch::Tensor();
+  return video::Renormalize(clips, ClipInputOf(config_).normalization,
+                            config_.masked_encoder->normalization);
+}
+
+torch::Tensor InternVideoModelImpl::EmbedClips(const torch::Tensor& clips) {
+  if (!EmbedsThroughCma()) return multimodal_->EncodeVideo(clips);
+  return VideoEmbeds(MaskedVideo(clips), clips);
+}
+
 std::string InternVideoModelImpl::PartPrefix(ModelPart part) {
   switch (part) {
     case internvideo::v1::MODEL_PART_MASKED_ENCODER:
@@ -297,6 +328,22 @@ std::string InternVideoModelImpl::PartPrefix(ModelPart part) {
     default:
       return "";
   }
+}
+
+absl::StatusOr<InternVideoModel> LoadInternVideoModel(
+    const ModelConfig& proto, const NamedTensors& weights) {
+  absl::StatusOr<InternVideoConfig> config = ResolveInternVideoConfig(proto);
+  if (!config.ok()) return config.status();
+  InternVideoModel model{nullptr};
+  try {
+    model = InternVideoModel(*config);
+  } catch (const c10::Error& error) {
+    return absl::InternalError(error.what_without_backtrace());
+  }
+  absl::StatusOr<LoadReport> report = LoadStateDict(*model, weights);
+  if (!report.ok()) return report.status();
+  model->eval();
+  return model;
 }
 
 }  // namespace iv::model

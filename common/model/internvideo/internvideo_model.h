@@ -70,6 +70,19 @@ absl::StatusOr<InternVideoConfig> ResolveInternVideoConfig(
 video::Normalization MaskedNormalization(const InternVideoConfig& config);
 video::Normalization MultimodalNormalization(const InternVideoConfig& config);
 
+// What one input clip of the model is: the multimodal encoder's frames, size
+// and pixel normalization when the model has that encoder (the masked
+// encoder then reads the same frames, renormalized: MaskedVideo), else the
+// masked encoder's. Services and `iv model forward` feed clips so.
+struct ClipInput {
+  int num_frames = 0;
+  int size = 0;        // side of the square frames, in pixels
+  int patch_size = 0;  // other sizes must be multiples of it
+  video::Normalization normalization = video::kClipNormalization;
+  internvideo::v1::ClipSampling sampling;  // the encoder's defaults
+};
+ClipInput ClipInputOf(const InternVideoConfig& config);
+
 // The multimodal encoder's tokens as cross-model attention reads them: the
 // video-level feature (the global branch's balanced class token) first, then
 // every frame's tokens, [B, 1 + T * (1 + H*W), width].
@@ -110,6 +123,14 @@ class InternVideoModelImpl : public torch::nn::Module {
   bool EmbedsThroughCma() const {
     return config_.cma && config_.cma->embed_dim > 0;
   }
+
+  // `clips` [N, 3, T, H, W], normalized as ClipInputOf says, renormalized
+  // for the masked encoder (undefined when the model has none; the clips
+  // themselves when it is the only encoder): the first argument of the
+  // two-encoder calls (RecognitionLogits, VqaLogits, ...).
+  torch::Tensor MaskedVideo(const torch::Tensor& clips) const;
+  // VideoEmbeds of `clips` normalized as ClipInputOf says.
+  torch::Tensor EmbedClips(const torch::Tensor& clips);
 
   // One feature vector per clip from `source` (never UNSPECIFIED), what the
   // localization head reads per window: the masked encoder's pooled
@@ -155,6 +176,13 @@ class InternVideoModelImpl : public torch::nn::Module {
   AttributeHead attribute_head_{nullptr};
 };
 TORCH_MODULE(InternVideoModel);
+
+// The model of `proto` with `weights` (under the names above) loaded, in
+// eval mode: what native checkpoints of the "internvideo" arch (and the
+// imported parts, renamed) load into. INVALID_ARGUMENT naming the field of
+// a bad config, or listing missing, unexpected and misshapen weights.
+absl::StatusOr<InternVideoModel> LoadInternVideoModel(
+    const internvideo::v1::ModelConfig& proto, const NamedTensors& weights);
 
 }  // namespace iv::model
 

@@ -183,6 +183,12 @@ TEST(DropPathTest, DropsWholeSamplesAndKeepsTheExpectation) {
   EXPECT_TRUE(DropPath(x, 0.25, /*training=*/false).is_same(x));
 }
 
+// bf16 keeps 8 bits of mantissa: through two blocks the outputs drift 1-3%
+// from fp32 by how the CPU's kernels round (measured: logits 0.031 on an
+// AMD EPYC without AVX512-BF16, under 0.02 with it). A wrong cast or a
+// scope that leaks gives errors of order 1.
+constexpr double kBf16Tolerance = 6e-2;
+
 TEST_F(VideoMaeTest, Bf16AutocastStaysCloseToFp32) {
   LoadCase("finetune");
   VisionTransformer model(config_);
@@ -195,7 +201,7 @@ TEST_F(VideoMaeTest, Bf16AutocastStaysCloseToFp32) {
     logits = model(ExpectedTensor(io_, "video")).logits;
   }
   EXPECT_EQ(logits.scalar_type(), torch::kBFloat16);
-  EXPECT_LE(ReferenceError(io_, "logits", logits), 2e-2);
+  EXPECT_LE(ReferenceError(io_, "logits", logits), kBf16Tolerance);
   EXPECT_EQ(model(ExpectedTensor(io_, "video")).logits.scalar_type(),
             torch::kFloat32)
       << "autocast must end with the guard";
@@ -212,8 +218,8 @@ TEST_F(VideoMaeTest, Bf16WeightsStayCloseToFp32) {
   const VideoMaeOutput out =
       model(ExpectedTensor(io_, "video").to(torch::kBFloat16));
   EXPECT_EQ(out.features.scalar_type(), torch::kBFloat16);
-  EXPECT_LE(ReferenceError(io_, "features", out.features), 2e-2);
-  EXPECT_LE(ReferenceError(io_, "logits", out.logits), 2e-2);
+  EXPECT_LE(ReferenceError(io_, "features", out.features), kBf16Tolerance);
+  EXPECT_LE(ReferenceError(io_, "logits", out.logits), kBf16Tolerance);
 }
 
 TEST(BlockedAttentionTest, MatchesThePlainThreeSteps) {
