@@ -1,32 +1,19 @@
 #include "index_service/collection_index.h"
 
-#include <faiss/IndexFlat.h>
-#include <faiss/IndexHNSW.h>
-#include <faiss/IndexIVF.h>
-#include <faiss/IndexIVFPQ.h>
-#include <faiss/IndexPQ.h>
-#include <faiss/impl/io.h>
-#include <faiss/index_factory.h>
-#include <faiss/index_io.h>
 #include <omp.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <exception>
 #include <filesystem>
-#include <functional>
-#include <stdexcept>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/files/atomic_file.h"
 #include "index_service/filter.h"
-#include "rocksdb/write_batch.h"
+#include "index_service/snapshot_file.h"
+#include "index_service/vector_index.h"
 
 namespace iv::index {
 namespace {
@@ -35,85 +22,8 @@ using internvideo::v1::Collection;
 using internvideo::v1::Embedding;
 using internvideo::v1::Record;
 
-constexpr int kMaxDimension = 65536;
-constexpr size_t kMaxIdBytes = 512;
-// Upper bounds of index sizes and search parameters, Milvus's (README
-// "Limits"): FAISS allocates by them, some as soon as a factory string is
-// parsed (IVF list heads, PQ codebooks), and a search's work grows with ef
-// and nprobe.
-constexpr int64_t kMaxIvfLists = 65536;
-constexpr int64_t kMaxHnswM = 2048;
-constexpr int64_t kMaxHnswEf = 32768;
-constexpr int64_t kMaxIvfNprobe = 65536;
-constexpr int64_t kMaxCodeBits = 16;  // PQ, RQ, ...: 2^bits codewords
-constexpr int64_t kMaxImiBits = 8;    // IMI2x8: 2^16 lists
-// Any other number in a factory string (PQ M, PCA / OPQ / RR outputs) is a
-// dimension at most.
-constexpr int64_t kMaxFactoryNumber = kMaxDimension;
-constexpr char kSnapshotMagic[8] = {'I', 'V', 'S', 'N', 'A', 'P', '0', '1'};
-
-std::string CollectionKey(const std::string& name) {
-  return absl::StrCat("collection/", name);
-}
-std::string SequenceKey(const std::string& name) {
-  return absl::StrCat("sequence/", name);
-}
-std::string RecordPrefix(const std::string& name) {
-  return absl::StrCat("record/", name, "/");
-}
-
 absl::Status Invalid(const std::string& field, const std::string& problem) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
-}
-
-absl::Status FromRocks(const rocksdb::Status& status, const std::string& what) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat(what, ": ", status.ToString()));
-}
-
-// Sequence numbers are stored as 8 little-endian bytes.
-std::string EncodeSequence(uint64_t sequence) {
-  std::string bytes(8, '\0');
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(sequence >> (8 * i));
-  return bytes;
-}
-
-uint64_t DecodeSequence(const char* bytes) {
-  uint64_t sequence = 0;
-  for (int i = 0; i < 8; ++i) {
-    sequence |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[i]))
-                << (8 * i);
-  }
-  return sequence;
-}
-
-bool DecodeRecord(const rocksdb::Slice& value, uint64_t& sequence,
-                  Record& record) {
-  if (value.size() < 8) return false;
-  sequence = DecodeSequence(value.data());
-  return record.ParseFromArray(value.data() + 8,
-                               static_cast<int>(value.size() - 8));
-}
-
-// Calls `visit(sequence, record)` for every stored record of collection
-// `name`, in id order.
-absl::Status ForEachRecord(
-    rocksdb::DB* db, const std::string& name,
-    const std::function<void(uint64_t, Record&)>& visit) {
-  const std::string prefix = RecordPrefix(name);
-  std::unique_ptr<rocksdb::Iterator> it(
-      db->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
-       it->Next()) {
-    uint64_t sequence;
-    Record record;
-    if (!DecodeRecord(it->value(), sequence, record)) {
-      return absl::DataLossError(
-          absl::StrCat("record ", it->key().ToString(), " does not parse"));
-    }
-    visit(sequence, record);
-  }
-  return FromRocks(it->status(), "cannot read records");
 }
 
 // Appends the record's vector to `vectors` and drops it from the record.
@@ -121,130 +31,6 @@ void MoveVector(Record& record, std::vector<float>& vectors) {
   vectors.insert(vectors.end(), record.embedding().values().begin(),
                  record.embedding().values().end());
   record.clear_embedding();
-}
-
-faiss::MetricType FaissMetric(const Collection& definition) {
-  return definition.metric() == internvideo::v1::METRIC_L2
-             ? faiss::METRIC_L2
-             : faiss::METRIC_INNER_PRODUCT;
-}
-
-// INVALID_ARGUMENT if a number in the factory string is 0 or over its limit:
-// IVF<lists>, HNSW<M> / NSG<R>, <M>x<bits> codes (IMI<2>x<bits> lists),
-// anything else as a dimension. Checked before FAISS parses the string.
-absl::Status CheckFactorySizes(const std::string& factory) {
-  auto refuse = [&](absl::string_view value, const std::string& what,
-                    int64_t limit, const std::string& advice) {
-    return Invalid("collection.index_factory",
-                   absl::StrCat("'", factory, "': ", what, " ", value,
-                                " is over the limit ", limit, "; ", advice));
-  };
-  auto word_before = [&](size_t end) {
-    size_t start = end;
-    while (start > 0 &&
-           std::isalpha(static_cast<unsigned char>(factory[start - 1]))) {
-      --start;
-    }
-    return std::make_pair(start, factory.substr(start, end - start));
-  };
-  for (size_t i = 0; i < factory.size();) {
-    if (!std::isdigit(static_cast<unsigned char>(factory[i]))) {
-      ++i;
-      continue;
-    }
-    const size_t start = i;
-    int64_t value = 0;
-    for (; i < factory.size() &&
-           std::isdigit(static_cast<unsigned char>(factory[i]));
-         ++i) {
-      value = std::min<int64_t>(value * 10 + (factory[i] - '0'), 1LL << 40);
-    }
-    const absl::string_view text(factory.data() + start, i - start);
-    // FAISS divides by some of these (PQ0 is a division by zero) before
-    // it checks them.
-    if (value == 0) {
-      return Invalid("collection.index_factory",
-                     absl::StrCat("'", factory, "': a size of 0 (at ", start,
-                                  "); every count and size is at least 1"));
-    }
-    const auto [word_start, word] = word_before(start);
-    if (absl::EndsWith(word, "IVF") && value > kMaxIvfLists) {
-      return refuse(text, "IVF list count", kMaxIvfLists,
-                    "use fewer (about 4 * sqrt(vectors) is usual)");
-    }
-    if ((absl::EndsWith(word, "HNSW") || absl::EndsWith(word, "NSG")) &&
-        value > kMaxHnswM) {
-      return refuse(text, "graph degree M", kMaxHnswM,
-                    "use fewer (16 to 64 is usual)");
-    }
-    if (word == "x" && word_start > 0 &&
-        std::isdigit(static_cast<unsigned char>(factory[word_start - 1]))) {
-      size_t digits = word_start - 1;
-      while (digits > 0 &&
-             std::isdigit(static_cast<unsigned char>(factory[digits - 1]))) {
-        --digits;
-      }
-      const bool imi = absl::EndsWith(word_before(digits).second, "IMI");
-      const int64_t limit = imi ? kMaxImiBits : kMaxCodeBits;
-      if (value > limit) {
-        return refuse(text, imi ? "IMI bits per half" : "bits per code", limit,
-                      "use fewer (8 is usual)");
-      }
-      continue;
-    }
-    if (value > kMaxFactoryNumber) {
-      return refuse(text, "size", kMaxFactoryNumber,
-                    "sizes in a factory string are at most the largest "
-                    "dimension");
-    }
-  }
-  return absl::OkStatus();
-}
-
-// A fresh index of the definition's factory string and parameters.
-absl::StatusOr<std::unique_ptr<faiss::Index>> NewIndex(
-    const Collection& definition) {
-  std::unique_ptr<faiss::Index> index;
-  try {
-    index.reset(faiss::index_factory(definition.dimension(),
-                                     definition.index_factory().c_str(),
-                                     FaissMetric(definition)));
-  } catch (const std::exception& e) {
-    return Invalid("collection.index_factory",
-                   absl::StrCat("FAISS cannot parse '",
-                                definition.index_factory(), "': ", e.what()));
-  }
-  if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(index.get())) {
-    hnsw->hnsw.efConstruction = definition.params().hnsw_ef_construction();
-    hnsw->hnsw.efSearch = definition.params().hnsw_ef_search();
-  }
-  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index.get())) {
-    ivf->nprobe = definition.params().ivf_nprobe();
-  }
-  // Polysemous training only serves Hamming-threshold search, which is not
-  // used here, and takes minutes.
-  if (auto* pq = dynamic_cast<faiss::IndexIVFPQ*>(index.get())) {
-    pq->do_polysemous_training = false;
-  }
-  if (auto* pq = dynamic_cast<faiss::IndexPQ*>(index.get())) {
-    pq->do_polysemous_training = false;
-  }
-  return index;
-}
-
-// The centroids an untrained index learns: IVF lists, or PQ codewords.
-int64_t Centroids(const faiss::Index& index) {
-  int64_t centroids = 1;
-  if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&index)) {
-    centroids = std::max<int64_t>(centroids, ivf->nlist);
-  }
-  if (auto* pq = dynamic_cast<const faiss::IndexIVFPQ*>(&index)) {
-    centroids = std::max<int64_t>(centroids, pq->pq.ksub);
-  }
-  if (auto* pq = dynamic_cast<const faiss::IndexPQ*>(&index)) {
-    centroids = std::max<int64_t>(centroids, pq->pq.ksub);
-  }
-  return centroids;
 }
 
 google::protobuf::Timestamp ToProto(absl::Time time) {
@@ -255,94 +41,15 @@ google::protobuf::Timestamp ToProto(absl::Time time) {
   return proto;
 }
 
-// Counts the bytes FAISS would write: the index's size, for any type.
-struct CountingWriter : faiss::IOWriter {
-  size_t operator()(const void*, size_t size, size_t items) override {
-    bytes += size * items;
-    return items;
-  }
-  int64_t bytes = 0;
-};
-
-// FAISS's writer into an AtomicFileWriter, buffered (FAISS writes field by
-// field). After the first error it writes nothing more and keeps it.
-struct SnapshotWriter : faiss::IOWriter {
-  explicit SnapshotWriter(files::AtomicFileWriter& file) : file(file) {}
-  size_t operator()(const void* data, size_t size, size_t items) override {
-    buffer.append(static_cast<const char*>(data), size * items);
-    if (buffer.size() >= (1 << 20) && !Flush().ok()) return 0;
-    return status.ok() ? items : 0;
-  }
-  absl::Status Flush() {
-    if (status.ok()) status = file.Append(buffer.data(), buffer.size());
-    buffer.clear();
-    return status;
-  }
-  files::AtomicFileWriter& file;
-  std::string buffer;
-  absl::Status status;
-};
-
-bool WriteAll(faiss::IOWriter& writer, const void* data, size_t size) {
-  return size == 0 || writer(data, size, 1) == 1;
-}
-bool ReadAll(faiss::IOReader& reader, void* data, size_t size) {
-  return size == 0 || reader(data, size, 1) == 1;
-}
-
-// The snapshot file: magic, the covered sequence number, the collection's
-// create time (a re-created collection must not load an old snapshot),
-// the snapshot time, the flat-stand-in flag, the label table, then the FAISS
-// index as faiss::write_index writes it.
-struct SnapshotHeader {
-  uint64_t sequence = 0;
-  int64_t create_seconds = 0;
-  int64_t snapshot_unix_nanos = 0;
-  uint8_t exact_until_trained = 0;
-};
-
-// The index of a snapshot file, filling `header` and `ids`; null if the file
-// is unreadable or not a snapshot.
-std::unique_ptr<faiss::Index> ReadSnapshotFile(const std::string& path,
-                                               SnapshotHeader& header,
-                                               std::vector<std::string>& ids) {
-  try {
-    faiss::FileIOReader reader(path.c_str());
-    char magic[8];
-    uint64_t labels = 0;
-    bool ok = ReadAll(reader, magic, 8) &&
-              std::memcmp(magic, kSnapshotMagic, 8) == 0 &&
-              ReadAll(reader, &header, sizeof(header)) &&
-              ReadAll(reader, &labels, sizeof(labels));
-    for (uint64_t i = 0; ok && i < labels; ++i) {
-      uint32_t size = 0;
-      ok = ReadAll(reader, &size, sizeof(size)) && size <= kMaxIdBytes;
-      std::string id(ok ? size : 0, '\0');
-      ok = ok && ReadAll(reader, id.data(), size);
-      ids.push_back(std::move(id));
-    }
-    if (!ok) return nullptr;
-    return std::unique_ptr<faiss::Index>(faiss::read_index(&reader));
-  } catch (const std::exception&) {
-    return nullptr;
-  }
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<faiss::Index>> CollectionIndex::ReadSnapshot(
     const std::string& path, std::vector<std::string>& ids) {
   SnapshotHeader header;
-  ids.clear();
-  std::unique_ptr<faiss::Index> index = ReadSnapshotFile(path, header, ids);
-  if (index == nullptr) {
-    return absl::DataLossError(
-        absl::StrCat(path, " is not a readable index snapshot"));
-  }
-  return index;
+  return ReadSnapshotFile(path, header, ids);
 }
 
-absl::Status CollectionIndex::Normalize(Collection& definition) {
+absl::Status CollectionIndex::CheckAndFillDefaults(Collection& definition) {
   const std::string& name = definition.name();
   if (name.empty() || name.size() > 64 ||
       name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
@@ -362,93 +69,24 @@ absl::Status CollectionIndex::Normalize(Collection& definition) {
   if (definition.metric() == internvideo::v1::METRIC_UNSPECIFIED) {
     definition.set_metric(internvideo::v1::METRIC_COSINE);
   }
-  if (definition.index_factory().empty()) definition.set_index_factory("Flat");
-  internvideo::v1::IndexParams& params = *definition.mutable_params();
-  const struct {
-    const char* field;
-    int32_t value;
-    int64_t limit;
-  } bounds[] = {
-      {"hnsw_ef_construction", params.hnsw_ef_construction(), kMaxHnswEf},
-      {"hnsw_ef_search", params.hnsw_ef_search(), kMaxHnswEf},
-      {"ivf_nprobe", params.ivf_nprobe(), kMaxIvfNprobe},
-  };
-  for (const auto& bound : bounds) {
-    if (bound.value < 0 || bound.value > bound.limit) {
-      return Invalid(absl::StrCat("collection.params.", bound.field),
-                     absl::StrCat("must be in [0, ", bound.limit,
-                                  "] (0: the default), got ", bound.value));
-    }
-  }
-  absl::Status sizes = CheckFactorySizes(definition.index_factory());
-  if (!sizes.ok()) return sizes;
-  const bool nprobe_given = params.ivf_nprobe() > 0;
-  if (params.hnsw_ef_construction() == 0) params.set_hnsw_ef_construction(40);
-  if (params.hnsw_ef_search() == 0) params.set_hnsw_ef_search(64);
-  if (params.ivf_nprobe() == 0) params.set_ivf_nprobe(16);
-  absl::StatusOr<std::unique_ptr<faiss::Index>> index = NewIndex(definition);
-  if (!index.ok()) return index.status();
-  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index->get());
-      ivf != nullptr &&
-      params.ivf_nprobe() > static_cast<int64_t>(ivf->nlist)) {
-    if (nprobe_given) {
-      return Invalid(
-          "collection.params.ivf_nprobe",
-          absl::StrCat(params.ivf_nprobe(), " exceeds the ", ivf->nlist,
-                       " lists of '", definition.index_factory(), "'"));
-    }
-    params.set_ivf_nprobe(static_cast<int32_t>(ivf->nlist));
-  }
-  // Labels are positions, assigned by add(); an index that needs explicit
-  // ids (IDMap) cannot hold them.
-  try {
-    if ((*index)->is_trained) (*index)->add(0, nullptr);
-  } catch (const std::exception& e) {
-    return Invalid("collection.index_factory",
-                   absl::StrCat("'", definition.index_factory(),
-                                "' cannot be used here: ", e.what()));
-  }
-  return absl::OkStatus();
+  return CheckAndFillIndexDefaults(definition);
 }
 
 CollectionIndex::CollectionIndex(rocksdb::DB* db, Collection definition,
                                  const CollectionOptions& options)
-    : db_(db), definition_(std::move(definition)), options_(options) {}
+    : definition_(std::move(definition)),
+      options_(options),
+      records_(db, definition_.name()) {}
 
 CollectionIndex::~CollectionIndex() = default;
 
 absl::StatusOr<std::unique_ptr<CollectionIndex>> CollectionIndex::Create(
     rocksdb::DB* db, const Collection& definition,
     const CollectionOptions& options) {
-  rocksdb::WriteOptions write;
-  write.sync = true;
   absl::Status stored =
-      FromRocks(db->Put(write, CollectionKey(definition.name()),
-                        definition.SerializeAsString()),
-                absl::StrCat("cannot store collection ", definition.name()));
+      RecordStore(db, definition.name()).PutDefinition(definition);
   if (!stored.ok()) return stored;
   return Open(db, definition, options);
-}
-
-absl::StatusOr<std::vector<Collection>> CollectionIndex::LoadDefinitions(
-    rocksdb::DB* db) {
-  std::vector<Collection> definitions;
-  const std::string prefix = "collection/";
-  std::unique_ptr<rocksdb::Iterator> it(
-      db->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
-       it->Next()) {
-    Collection definition;
-    if (!definition.ParseFromArray(it->value().data(),
-                                   static_cast<int>(it->value().size()))) {
-      return absl::DataLossError(absl::StrCat(
-          "collection record ", it->key().ToString(), " does not parse"));
-    }
-    definitions.push_back(std::move(definition));
-  }
-  absl::Status status = FromRocks(it->status(), "cannot read collections");
-  if (!status.ok()) return status;
-  return definitions;
 }
 
 absl::StatusOr<std::unique_ptr<CollectionIndex>> CollectionIndex::Open(
@@ -458,23 +96,12 @@ absl::StatusOr<std::unique_ptr<CollectionIndex>> CollectionIndex::Open(
       new CollectionIndex(db, definition, options));
   absl::StatusOr<std::unique_ptr<faiss::Index>> probe = NewIndex(definition);
   if (!probe.ok()) return probe.status();
-  if (!(*probe)->is_trained) {
-    collection->training_threshold_ =
-        Centroids(**probe) * options.train_points_per_centroid;
-  }
-  if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(probe->get())) {
-    collection->ivf_lists_ = static_cast<int64_t>(ivf->nlist);
-  }
-  std::string sequence;
-  rocksdb::Status got = db->Get(rocksdb::ReadOptions(),
-                                SequenceKey(definition.name()), &sequence);
-  if (got.ok() && sequence.size() == 8) {
-    collection->sequence_ = DecodeSequence(sequence.data());
-  } else if (!got.IsNotFound()) {
-    return absl::DataLossError(
-        absl::StrCat("sequence of collection ", definition.name(),
-                     " is unreadable: ", got.ToString()));
-  }
+  collection->training_threshold_ =
+      TrainingThreshold(**probe, options.train_points_per_centroid);
+  collection->ivf_lists_ = IvfLists(**probe);
+  absl::StatusOr<uint64_t> sequence = collection->records_.ReadSequence();
+  if (!sequence.ok()) return sequence.status();
+  collection->sequence_ = *sequence;
   absl::MutexLock lock(&collection->mutex_);
   bool loaded = false;
   absl::Status status = collection->LoadSnapshotLocked(loaded);
@@ -515,11 +142,10 @@ absl::Status CollectionIndex::AddVectors(faiss::Index& index, int64_t n,
 absl::Status CollectionIndex::RebuildLocked() {
   std::vector<Record> records;
   std::vector<float> vectors;
-  absl::Status status =
-      ForEachRecord(db_, definition_.name(), [&](uint64_t, Record& record) {
-        MoveVector(record, vectors);
-        records.push_back(std::move(record));
-      });
+  absl::Status status = records_.ForEachRecord([&](uint64_t, Record& record) {
+    MoveVector(record, vectors);
+    records.push_back(std::move(record));
+  });
   if (!status.ok()) return status;
 
   absl::StatusOr<std::unique_ptr<faiss::Index>> fresh = NewIndex(definition_);
@@ -535,8 +161,7 @@ absl::Status CollectionIndex::RebuildLocked() {
             "training the index of ", definition_.name(), ": ", e.what()));
       }
     } else {
-      fresh->reset(new faiss::IndexFlat(definition_.dimension(),
-                                        FaissMetric(definition_)));
+      *fresh = NewExactIndex(definition_);
       exact = true;
     }
   }
@@ -619,10 +244,10 @@ absl::Status CollectionIndex::LoadSnapshotLocked(bool& loaded) {
   if (!std::filesystem::exists(path)) return absl::OkStatus();
   SnapshotHeader header;
   std::vector<std::string> snapshot_ids;
-  std::unique_ptr<faiss::Index> index =
+  absl::StatusOr<std::unique_ptr<faiss::Index>> index =
       ReadSnapshotFile(path, header, snapshot_ids);
-  if (index == nullptr || index->d != definition_.dimension() ||
-      index->ntotal != static_cast<int64_t>(snapshot_ids.size()) ||
+  if (!index.ok() || (*index)->d != definition_.dimension() ||
+      (*index)->ntotal != static_cast<int64_t>(snapshot_ids.size()) ||
       header.create_seconds != definition_.create_time().seconds() ||
       header.sequence > sequence_) {
     // Derived state only: an unusable snapshot costs a rebuild, never data.
@@ -639,7 +264,7 @@ absl::Status CollectionIndex::LoadSnapshotLocked(bool& loaded) {
   }
   // Replay: records written after the snapshot are added again; the rest
   // keep their labels; labels whose record is gone become tombstones.
-  index_ = std::move(index);
+  index_ = std::move(*index);
   exact_until_trained_ = header.exact_until_trained != 0;
   id_by_label_.assign(snapshot_ids.size(), "");
   record_by_label_.assign(snapshot_ids.size(), Record());
@@ -647,8 +272,8 @@ absl::Status CollectionIndex::LoadSnapshotLocked(bool& loaded) {
   segment_records_ = 0;
   std::vector<Record> records;
   std::vector<float> vectors;
-  absl::Status status = ForEachRecord(
-      db_, definition_.name(), [&](uint64_t sequence, Record& record) {
+  absl::Status status =
+      records_.ForEachRecord([&](uint64_t sequence, Record& record) {
         auto kept = snapshot_labels.find(record.id());
         if (kept != snapshot_labels.end() && sequence <= header.sequence) {
           record.clear_embedding();
@@ -710,18 +335,7 @@ absl::Status CollectionIndex::Drop() {
   if (options_.test_hook) options_.test_hook("drop", definition_.name());
   absl::MutexLock lock(&mutex_);
   if (absl::Status s = NotFoundIfDropped(); !s.ok()) return s;
-  const std::string name = definition_.name();
-  std::string end = RecordPrefix(name);
-  end.back() = '/' + 1;
-  rocksdb::WriteBatch batch;
-  batch.DeleteRange(RecordPrefix(name), end);
-  batch.Delete(SequenceKey(name));
-  batch.Delete(CollectionKey(name));
-  rocksdb::WriteOptions write;
-  write.sync = true;
-  absl::Status status =
-      FromRocks(db_->Write(write, &batch),
-                absl::StrCat("cannot delete collection ", name));
+  absl::Status status = records_.DeleteCollection();
   if (!status.ok()) return status;
   dropped_ = true;
   index_.reset();
@@ -741,7 +355,7 @@ absl::StatusOr<int64_t> CollectionIndex::Upsert(
   // Everything is checked before anything is written: all or none.
   std::vector<Record> records_in_memory;
   std::vector<float> vectors;
-  std::vector<std::string> values;
+  std::vector<SerializedRecord> serialized;
   absl::flat_hash_map<std::string, int> first_index;
   for (int i = 0; i < records.size(); ++i) {
     const Record& record = records[i];
@@ -784,7 +398,7 @@ absl::StatusOr<int64_t> CollectionIndex::Upsert(
     Record stored = record;
     stored.mutable_embedding()->mutable_values()->Assign(vector->begin(),
                                                          vector->end());
-    values.push_back(stored.SerializeAsString());
+    serialized.push_back({stored.id(), stored.SerializeAsString()});
     stored.clear_embedding();
     records_in_memory.push_back(std::move(stored));
     vectors.insert(vectors.end(), vector->begin(), vector->end());
@@ -793,17 +407,7 @@ absl::StatusOr<int64_t> CollectionIndex::Upsert(
   absl::MutexLock lock(&mutex_);
   if (absl::Status s = NotFoundIfDropped(); !s.ok()) return s;
   const uint64_t sequence = sequence_ + 1;
-  const std::string prefix = RecordPrefix(definition_.name());
-  rocksdb::WriteBatch batch;
-  const std::string header = EncodeSequence(sequence);
-  for (size_t i = 0; i < values.size(); ++i) {
-    batch.Put(prefix + records_in_memory[i].id(), header + values[i]);
-  }
-  batch.Put(SequenceKey(definition_.name()), header);
-  rocksdb::WriteOptions write;
-  write.sync = true;
-  absl::Status status =
-      FromRocks(db_->Write(write, &batch), "cannot store the records");
+  absl::Status status = records_.PutRecords(sequence, serialized);
   if (!status.ok()) return status;
   sequence_ = sequence;
 
@@ -827,22 +431,17 @@ absl::StatusOr<int64_t> CollectionIndex::Delete(
   absl::MutexLock lock(&mutex_);
   if (absl::Status s = NotFoundIfDropped(); !s.ok()) return s;
   std::vector<int64_t> labels;
-  const std::string prefix = RecordPrefix(definition_.name());
-  rocksdb::WriteBatch batch;
+  std::vector<std::string> deleted_ids;
   absl::flat_hash_set<std::string> deleted;
   for (const std::string& id : ids) {
     auto found = label_by_id_.find(id);
     if (found == label_by_id_.end() || !deleted.insert(id).second) continue;
     labels.push_back(found->second);
-    batch.Delete(prefix + id);
+    deleted_ids.push_back(id);
   }
   if (labels.empty()) return 0;
   const uint64_t sequence = sequence_ + 1;
-  batch.Put(SequenceKey(definition_.name()), EncodeSequence(sequence));
-  rocksdb::WriteOptions write;
-  write.sync = true;
-  absl::Status status =
-      FromRocks(db_->Write(write, &batch), "cannot delete the records");
+  absl::Status status = records_.DeleteRecords(sequence, deleted_ids);
   if (!status.ok()) return status;
   sequence_ = sequence;
   for (int64_t label : labels) TombstoneLocked(label);
@@ -853,30 +452,20 @@ absl::StatusOr<int64_t> CollectionIndex::Delete(
 absl::StatusOr<internvideo::v1::GetResponse> CollectionIndex::Get(
     const internvideo::v1::GetRequest& request) const {
   if (request.ids().empty()) return Invalid("ids", "empty");
-  const std::string prefix = RecordPrefix(definition_.name());
-  std::vector<std::string> keys;
-  for (const std::string& id : request.ids()) keys.push_back(prefix + id);
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<std::string> values;
+  const std::vector<std::string> ids(request.ids().begin(),
+                                     request.ids().end());
   absl::ReaderMutexLock lock(&mutex_);
   if (absl::Status s = NotFoundIfDropped(); !s.ok()) return s;
-  std::vector<rocksdb::Status> statuses =
-      db_->MultiGet(rocksdb::ReadOptions(), slices, &values);
+  std::vector<absl::StatusOr<Record>> read = records_.ReadRecords(ids);
   internvideo::v1::GetResponse response;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (statuses[i].IsNotFound()) {
-      response.add_missing_ids(request.ids(static_cast<int>(i)));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (absl::IsNotFound(read[i].status())) {
+      response.add_missing_ids(ids[i]);
       continue;
     }
-    if (!statuses[i].ok()) {
-      return FromRocks(statuses[i], "cannot read records");
-    }
-    uint64_t sequence;
+    if (!read[i].ok()) return read[i].status();
     Record* record = response.add_records();
-    if (!DecodeRecord(values[i], sequence, *record)) {
-      return absl::DataLossError(
-          absl::StrCat("record ", keys[i], " does not parse"));
-    }
+    *record = std::move(*read[i]);
     if (!request.include_vectors()) record->clear_embedding();
   }
   return response;
@@ -927,7 +516,6 @@ absl::StatusOr<internvideo::v1::SearchResponse> CollectionIndex::Search(
                          scope == internvideo::v1::SEGMENT_SCOPE_SEGMENTS;
   const bool lower_is_nearer =
       definition_.metric() == internvideo::v1::METRIC_L2;
-  const std::string prefix = RecordPrefix(definition_.name());
 
   absl::ReaderMutexLock lock(&mutex_);
   if (absl::Status s = NotFoundIfDropped(); !s.ok()) return s;
@@ -936,10 +524,8 @@ absl::StatusOr<internvideo::v1::SearchResponse> CollectionIndex::Search(
   const int64_t ntotal = index_->ntotal;
   if (label_by_id_.empty()) return response;
 
-  faiss::SearchParametersHNSW hnsw_params;
-  faiss::SearchParametersIVF ivf_params;
-  const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(index_.get());
-  const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index_.get());
+  // Of index_, not the definition: a flat stand-in has none.
+  const int64_t ivf_lists = IvfLists(*index_);
   const int ef = request.hnsw_ef_search() > 0
                      ? request.hnsw_ef_search()
                      : definition_.params().hnsw_ef_search();
@@ -952,14 +538,9 @@ absl::StatusOr<internvideo::v1::SearchResponse> CollectionIndex::Search(
   std::vector<float> distances;
   std::vector<faiss::Index::idx_t> labels;
   while (true) {
-    const faiss::SearchParameters* params = nullptr;
-    if (hnsw != nullptr) {
-      hnsw_params.efSearch = static_cast<int>(std::max<int64_t>(ef, fetch));
-      params = &hnsw_params;
-    } else if (ivf != nullptr) {
-      ivf_params.nprobe = std::min<int64_t>(nprobe, ivf->nlist);
-      params = &ivf_params;
-    }
+    // HNSW returns at most efSearch candidates: ask for at least `fetch`.
+    const std::unique_ptr<faiss::SearchParameters> params =
+        NewSearchParameters(*index_, std::max<int64_t>(ef, fetch), nprobe);
     distances.resize(fetch);
     labels.resize(fetch);
     // One query gains nothing from an OpenMP team, and concurrent searches
@@ -968,7 +549,7 @@ absl::StatusOr<internvideo::v1::SearchResponse> CollectionIndex::Search(
     omp_set_num_threads(1);
     try {
       index_->search(1, query->data(), fetch, distances.data(), labels.data(),
-                     params);
+                     params.get());
     } catch (const std::exception& e) {
       omp_set_num_threads(threads);
       return absl::InternalError(absl::StrCat("search failed: ", e.what()));
@@ -1001,27 +582,22 @@ absl::StatusOr<internvideo::v1::SearchResponse> CollectionIndex::Search(
       *hit->mutable_metadata() = record.metadata();
       if (record.has_segment()) *hit->mutable_segment() = record.segment();
     }
-    const bool ivf_can_widen = ivf != nullptr && nprobe < ivf->nlist;
+    const bool ivf_can_widen = ivf_lists > 0 && nprobe < ivf_lists;
     if (response.hits_size() >= k || (exhausted && !ivf_can_widen)) break;
     fetch = std::min<int64_t>(ntotal, fetch * 4);
     nprobe *= 4;
   }
   if (request.include_vectors()) {
-    std::vector<std::string> keys;
-    for (const auto& hit : response.hits()) keys.push_back(prefix + hit.id());
-    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-    std::vector<std::string> values;
-    std::vector<rocksdb::Status> statuses =
-        db_->MultiGet(rocksdb::ReadOptions(), slices, &values);
-    for (size_t i = 0; i < keys.size(); ++i) {
-      uint64_t sequence;
-      Record record;
-      if (!statuses[i].ok() || !DecodeRecord(values[i], sequence, record)) {
-        return absl::DataLossError(
-            absl::StrCat("record ", keys[i], " is unreadable"));
+    std::vector<std::string> ids;
+    for (const auto& hit : response.hits()) ids.push_back(hit.id());
+    std::vector<absl::StatusOr<Record>> read = records_.ReadRecords(ids);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!read[i].ok()) {
+        return absl::DataLossError(absl::StrCat(
+            "record ", records_.RecordKey(ids[i]), " is unreadable"));
       }
       *response.mutable_hits(static_cast<int>(i))->mutable_embedding() =
-          record.embedding();
+          std::move(*read[i]->mutable_embedding());
     }
   }
   // Approximate indexes may return candidates slightly out of order across
@@ -1045,23 +621,10 @@ absl::StatusOr<internvideo::v1::CollectionStats> CollectionIndex::Stats()
   stats.set_indexed_vector_count(index_->ntotal);
   stats.set_tombstone_count(tombstones_);
   stats.set_index_trained(!exact_until_trained_);
-  CountingWriter counter;
-  try {
-    faiss::write_index(index_.get(), &counter);
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("sizing the index: ", e.what()));
-  }
-  stats.set_index_memory_bytes(counter.bytes);
-  const std::string start = RecordPrefix(definition_.name());
-  std::string limit = start;
-  limit.back() = '/' + 1;
-  rocksdb::Range range(start, limit);
-  uint64_t disk = 0;
-  rocksdb::SizeApproximationOptions sizing;
-  sizing.include_memtables = true;
-  sizing.include_files = true;
-  db_->GetApproximateSizes(sizing, db_->DefaultColumnFamily(), &range, 1,
-                           &disk);
+  absl::StatusOr<int64_t> index_bytes = IndexBytes(*index_);
+  if (!index_bytes.ok()) return index_bytes.status();
+  stats.set_index_memory_bytes(*index_bytes);
+  uint64_t disk = records_.ApproximateBytes();
   std::error_code error;
   const auto snapshot_bytes = std::filesystem::file_size(SnapshotPath(), error);
   if (!error) disk += snapshot_bytes;
@@ -1100,34 +663,10 @@ absl::StatusOr<internvideo::v1::SnapshotResponse> CollectionIndex::Snapshot() {
   const std::string failed =
       absl::StrCat("snapshot of collection '", definition_.name(),
                    "' not written (the previous one, if any, is kept): ");
-  absl::StatusOr<std::unique_ptr<files::AtomicFileWriter>> file =
-      files::AtomicFileWriter::Open(path);
-  if (!file.ok()) {
-    return absl::Status(file.status().code(),
-                        failed + std::string(file.status().message()));
-  }
-  SnapshotWriter writer(**file);
-  try {
-    const uint64_t labels = id_by_label_.size();
-    bool ok = WriteAll(writer, kSnapshotMagic, 8) &&
-              WriteAll(writer, &header, sizeof(header)) &&
-              WriteAll(writer, &labels, sizeof(labels));
-    for (const std::string& id : id_by_label_) {
-      const uint32_t size = static_cast<uint32_t>(id.size());
-      ok = ok && WriteAll(writer, &size, sizeof(size)) &&
-           WriteAll(writer, id.data(), id.size());
-    }
-    if (ok) faiss::write_index(index_.get(), &writer);
-  } catch (const std::exception& e) {
-    if (writer.status.ok()) {
-      return absl::InternalError(absl::StrCat(failed, e.what()));
-    }
-  }
-  absl::Status committed = writer.Flush();
-  if (committed.ok()) committed = (*file)->Commit();
-  if (!committed.ok()) {
-    return absl::Status(committed.code(),
-                        failed + std::string(committed.message()));
+  absl::Status written = WriteSnapshotFile(path, header, id_by_label_, *index_);
+  if (!written.ok()) {
+    return absl::Status(written.code(),
+                        failed + std::string(written.message()));
   }
   last_snapshot_nanos_ = absl::ToUnixNanos(now);
   internvideo::v1::SnapshotResponse response;

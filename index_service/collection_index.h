@@ -1,12 +1,7 @@
 // One collection of IndexService: its records in RocksDB, which are the
-// source of truth, and the FAISS index derived from them.
-//
-// RocksDB keys (one database holds every collection; names have no '/'):
-//   collection/<name>     the Collection definition
-//   sequence/<name>       the collection's last write sequence number
-//   record/<name>/<id>    8-byte little-endian sequence number + Record
-// Writes are synchronous (the WAL is fsynced before they return), so an
-// acknowledged upsert or delete survives kill -9 and power loss.
+// source of truth (record_store.h), and the FAISS index derived from them
+// (vector_index.h), saved by Snapshot (snapshot_file.h). A write is
+// acknowledged once it is durable in RocksDB; the index follows it.
 //
 // The FAISS index holds vectors under positional labels 0, 1, 2, ... (the
 // order they were added); a table maps labels to record ids. FAISS cannot
@@ -40,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "index_service/record_store.h"
 #include "protos/index_service.pb.h"
 #include "rocksdb/db.h"
 
@@ -76,9 +72,11 @@ class CollectionIndex {
   // "collection.index_factory: FAISS cannot parse 'HNSWx'", also for sizes
   // over the limits (README "Limits": IVF lists, HNSW M, code bits, ef,
   // nprobe), which are refused before FAISS allocates anything.
-  static absl::Status Normalize(internvideo::v1::Collection& definition);
+  static absl::Status CheckAndFillDefaults(
+      internvideo::v1::Collection& definition);
 
-  // Stores a new (normalized) definition durably and opens it.
+  // Stores a new definition (checked and filled by CheckAndFillDefaults)
+  // durably and opens it.
   static absl::StatusOr<std::unique_ptr<CollectionIndex>> Create(
       rocksdb::DB* db, const internvideo::v1::Collection& definition,
       const CollectionOptions& options);
@@ -89,10 +87,6 @@ class CollectionIndex {
   static absl::StatusOr<std::unique_ptr<CollectionIndex>> Open(
       rocksdb::DB* db, const internvideo::v1::Collection& definition,
       const CollectionOptions& options);
-
-  // Every stored definition, in name order.
-  static absl::StatusOr<std::vector<internvideo::v1::Collection>>
-  LoadDefinitions(rocksdb::DB* db);
 
   // The FAISS index of a file Snapshot wrote, and its label table (label i
   // is record ids[i]; "" = deleted): e.g. to compare the service with FAISS
@@ -163,9 +157,9 @@ class CollectionIndex {
   void TombstoneLocked(int64_t label);
   absl::Status MaybeRebuildLocked();
 
-  rocksdb::DB* const db_;
   const internvideo::v1::Collection definition_;
   const CollectionOptions options_;
+  RecordStore records_;  // of definition_
   // Vectors an untrained index waits for before it is trained (0: it needs
   // no training).
   int64_t training_threshold_ = 0;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "index_service/record_store.h"
 #include "rocksdb/options.h"
 
 namespace iv::index {
@@ -39,7 +40,7 @@ absl::StatusOr<std::unique_ptr<IndexStore>> IndexStore::Open(
   std::unique_ptr<IndexStore> store(
       new IndexStore(std::unique_ptr<rocksdb::DB>(db), std::move(resolved)));
   absl::StatusOr<std::vector<internvideo::v1::Collection>> definitions =
-      CollectionIndex::LoadDefinitions(store->db_.get());
+      RecordStore::LoadDefinitions(store->db_.get());
   if (!definitions.ok()) return definitions.status();
   for (const internvideo::v1::Collection& definition : *definitions) {
     absl::StatusOr<std::unique_ptr<CollectionIndex>> collection =
@@ -68,7 +69,7 @@ absl::StatusOr<std::shared_ptr<CollectionIndex>> IndexStore::Find(
 
 absl::StatusOr<internvideo::v1::Collection> IndexStore::CreateCollection(
     internvideo::v1::Collection definition) {
-  absl::Status valid = CollectionIndex::Normalize(definition);
+  absl::Status valid = CollectionIndex::CheckAndFillDefaults(definition);
   if (!valid.ok()) return valid;
   const int64_t nanos = absl::ToUnixNanos(absl::Now());
   definition.mutable_create_time()->set_seconds(nanos / 1000000000);
