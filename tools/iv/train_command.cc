@@ -1,17 +1,14 @@
 #include "tools/iv/train_command.h"
 
-#include <sys/types.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/process/child_process.h"
 #include "tools/iv/progress_bar.h"
 #include "tools/iv/train_service_client.h"
 #include "trainer/distributed/rendezvous.h"
@@ -36,11 +36,11 @@ struct TrainArgs {
 };
 
 std::atomic<bool> interrupted{false};
+// SIGINTs and SIGTERMs the launcher received, each to be passed on to the
+// ranks (a handler cannot safely reach them itself).
+std::atomic<int> stop_requests{0};
 
-// The local workers' pids, for the signal handler (0: not running).
 constexpr int kMaxLocalWorkers = 256;
-std::atomic<pid_t> worker_pids[kMaxLocalWorkers];
-std::atomic<int> num_workers{0};
 
 // This process's rank under a launcher (RANK), else 0.
 int EnvRank() {
@@ -109,12 +109,15 @@ int RunTrain(const TrainArgs& args,
   return 0;
 }
 
-void ForwardSignal(int) {
+void RequestStop(int) {
   interrupted = true;
-  for (int i = 0; i < num_workers; ++i) {
-    const pid_t pid = worker_pids[i];
-    if (pid > 0) kill(pid, SIGTERM);
-  }
+  ++stop_requests;
+}
+
+// The exit code a shell would report for a rank's wait status.
+int ExitCode(int wait_status) {
+  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status)
+                                : 128 + WTERMSIG(wait_status);
 }
 
 // As `torchrun --nproc_per_node N` on one host: starts N copies of this
@@ -132,78 +135,68 @@ int LaunchLocalWorkers(const TrainArgs& args, int nproc) {
     std::fprintf(stderr, "iv train: no free TCP port on 127.0.0.1\n");
     return 1;
   }
-  std::vector<std::string> arguments = {"iv", "train", args.recipe, "--worker"};
+  process::SpawnOptions spawn;
+  spawn.program = "/proc/self/exe";
+  spawn.argv = {"iv", "train", args.recipe, "--worker"};
   if (!args.output_dir.empty()) {
-    arguments.push_back("--output-dir");
-    arguments.push_back(args.output_dir);
+    spawn.argv.push_back("--output-dir");
+    spawn.argv.push_back(args.output_dir);
   }
-  std::vector<char*> argv;
-  for (std::string& argument : arguments) argv.push_back(argument.data());
-  argv.push_back(nullptr);
-  std::signal(SIGINT, ForwardSignal);
-  std::signal(SIGTERM, ForwardSignal);
+  spawn.env = {{"WORLD_SIZE", std::to_string(nproc)},
+               {"LOCAL_WORLD_SIZE", std::to_string(nproc)},
+               {"MASTER_ADDR", "127.0.0.1"},
+               {"MASTER_PORT", std::to_string(port)}};
+  if (std::getenv("OMP_NUM_THREADS") == nullptr) {
+    // As torchrun: ranks share the cores instead of each taking them all.
+    const int threads = std::max<int>(
+        1, static_cast<int>(std::thread::hardware_concurrency()) / nproc);
+    spawn.env["OMP_NUM_THREADS"] = std::to_string(threads);
+  }
+  std::signal(SIGINT, RequestStop);
+  std::signal(SIGTERM, RequestStop);
 
-  auto kill_all = [](int signal) {
-    for (int i = 0; i < num_workers; ++i) {
-      if (worker_pids[i] > 0) kill(worker_pids[i], signal);
-    }
+  std::vector<process::ChildProcess> ranks;
+  auto kill_all = [&ranks] {
+    for (const process::ChildProcess& rank : ranks) rank.Signal(SIGKILL);
   };
   for (int rank = 0; rank < nproc; ++rank) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      setenv("RANK", std::to_string(rank).c_str(), 1);
-      setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
-      setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
-      setenv("LOCAL_WORLD_SIZE", std::to_string(nproc).c_str(), 1);
-      setenv("MASTER_ADDR", "127.0.0.1", 1);
-      setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
-      // As torchrun: ranks share the cores instead of each taking them all.
-      const int threads = std::max<int>(
-          1, static_cast<int>(std::thread::hardware_concurrency()) / nproc);
-      setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 0);
-      execv("/proc/self/exe", argv.data());
+    spawn.env["RANK"] = spawn.env["LOCAL_RANK"] = std::to_string(rank);
+    absl::StatusOr<process::ChildProcess> started = process::Spawn(spawn);
+    if (!started.ok()) {
       std::fprintf(stderr, "iv train: cannot start rank %d: %s\n", rank,
-                   std::strerror(errno));
-      _exit(127);
-    }
-    if (pid < 0) {
-      std::fprintf(stderr, "iv train: cannot start rank %d: %s\n", rank,
-                   std::strerror(errno));
-      kill_all(SIGKILL);
-      while (wait(nullptr) > 0 || errno == EINTR) {
-      }
+                   std::string(started.status().message()).c_str());
+      kill_all();
+      for (process::ChildProcess& other : ranks) other.Wait();
       return 1;
     }
-    worker_pids[rank] = pid;
-    num_workers = rank + 1;
+    ranks.push_back(*std::move(started));
   }
 
   int exit_code = 0;
+  int forwarded_requests = 0;
   for (int running = nproc; running > 0;) {
-    int status = 0;
-    const pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      break;
+    if (const int requests = stop_requests; requests > forwarded_requests) {
+      forwarded_requests = requests;
+      for (const process::ChildProcess& rank : ranks) rank.Signal(SIGTERM);
     }
-    int rank = -1;
-    for (int i = 0; i < nproc; ++i) {
-      if (worker_pids[i] == pid) rank = i;
+    for (int rank = 0; rank < nproc; ++rank) {
+      const std::optional<int> status = ranks[rank].TryWait();
+      if (!status.has_value()) continue;
+      --running;
+      const int code = ExitCode(*status);
+      if (code == 0 || exit_code != 0) continue;
+      exit_code = code;
+      // After Ctrl-C every rank stops on its own, rank 0 after its checkpoint.
+      if (interrupted) continue;
+      std::fprintf(stderr,
+                   "iv train: rank %d %s %d; stopping the other ranks\n", rank,
+                   WIFEXITED(*status) ? "exited with" : "was killed by signal",
+                   WIFEXITED(*status) ? code : WTERMSIG(*status));
+      kill_all();
     }
-    if (rank < 0) continue;
-    worker_pids[rank] = 0;
-    --running;
-    const int code =
-        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (code == 0 || exit_code != 0) continue;
-    exit_code = code;
-    // After Ctrl-C every rank stops on its own, rank 0 after its checkpoint.
-    if (interrupted) continue;
-    std::fprintf(stderr, "iv train: rank %d %s %d; stopping the other ranks\n",
-                 rank,
-                 WIFEXITED(status) ? "exited with" : "was killed by signal",
-                 WIFEXITED(status) ? code : WTERMSIG(status));
-    kill_all(SIGKILL);
+    // Ranks are not waited for one by one: whichever fails first must stop
+    // the others at once.
+    if (running > 0) absl::SleepFor(absl::Milliseconds(10));
   }
   return exit_code;
 }

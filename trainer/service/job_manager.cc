@@ -2,17 +2,15 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <system_error>
 #include <utility>
@@ -168,16 +166,7 @@ std::string LastLogLine(const std::string& path) {
 }
 
 std::string DescribeExit(int wait_status) {
-  if (WIFEXITED(wait_status)) {
-    return absl::StrCat("the worker exited with status ",
-                        WEXITSTATUS(wait_status));
-  }
-  if (WIFSIGNALED(wait_status)) {
-    return absl::StrCat("the worker was killed by signal ",
-                        WTERMSIG(wait_status), " (",
-                        strsignal(WTERMSIG(wait_status)), ")");
-  }
-  return "the worker ended";
+  return absl::StrCat("the worker ", process::DescribeWaitStatus(wait_status));
 }
 
 // Applies one metrics.jsonl line to `progress`; false for anything that is
@@ -642,10 +631,10 @@ absl::StatusOr<Job> JobManager::Cancel(const std::string& job_id) {
     entry.job.set_state(internvideo::v1::JOB_STATE_CANCELLED);
     SetTime(absl::Now(), entry.job.mutable_end_time());
     if (absl::Status s = Persist(entry); !s.ok()) return s;
-    if (entry.pid > 0) {
+    if (entry.worker.running()) {
       // SIGTERM: the trainer stops at the next step boundary; the monitor
       // kills the group if it has not ended by kill_at.
-      kill(-entry.pid, SIGTERM);
+      entry.worker.Signal(SIGTERM);
       entry.kill_at = absl::Now() + options_.stop_grace;
     }
     Report(entry);
@@ -771,49 +760,28 @@ void JobManager::ReadMetrics(Entry& entry) {
 
 void JobManager::Launch(Entry& entry) {
   const std::string job_dir = JobDir(entry.job.job_id());
-  std::vector<std::string> args = {options_.iv_binary, "train",
-                                   (fs::path(job_dir) / kRecipeFile).string(),
-                                   "--output-dir", entry.job.output_dir()};
+  process::SpawnOptions spawn;
+  spawn.argv = {options_.iv_binary, "train",
+                (fs::path(job_dir) / kRecipeFile).string(), "--output-dir",
+                entry.job.output_dir()};
   if (RecipeWorldSize(entry.job.recipe()) > 1) {
     // The local launcher of `iv train` starts one process per rank.
-    args.push_back("--nproc");
-    args.push_back(absl::StrCat(RecipeWorldSize(entry.job.recipe())));
+    spawn.argv.push_back("--nproc");
+    spawn.argv.push_back(absl::StrCat(RecipeWorldSize(entry.job.recipe())));
   }
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const std::string log_path = (fs::path(job_dir) / kWorkerLog).string();
-  const int log =
-      open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  const long max_fd = std::min<long>(sysconf(_SC_OPEN_MAX), 1 << 16);
-  const pid_t parent = getpid();
-  const pid_t pid = log < 0 ? -1 : fork();
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec: the service is
-    // multithreaded.
-    setpgid(0, 0);  // its own group, so signals reach all its processes
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the service
-    if (getppid() != parent) _exit(127);
-    const int null = open("/dev/null", O_RDONLY);
-    dup2(null, 0);
-    dup2(log, 1);
-    dup2(log, 2);
-    for (long fd = 3; fd < max_fd; ++fd) close(static_cast<int>(fd));
-    execv(argv[0], argv.data());
-    static const char kMessage[] = "iv train: cannot execute the iv binary\n";
-    (void)!write(2, kMessage, sizeof(kMessage) - 1);
-    _exit(127);
-  }
-  const int start_errno = errno;  // of open or fork, before close runs
-  if (log >= 0) close(log);
-  if (pid < 0) {
+  spawn.log_path = (fs::path(job_dir) / kWorkerLog).string();
+  // Its own group, so signals reach every process of a multi-rank job.
+  spawn.own_process_group = true;
+  spawn.die_with_parent = true;
+  absl::StatusOr<process::ChildProcess> worker = process::Spawn(spawn);
+  if (!worker.ok()) {
     entry.job.set_state(internvideo::v1::JOB_STATE_FAILED);
-    entry.job.set_error(absl::StrCat("cannot start the worker (log ", log_path,
-                                     "): ", std::strerror(start_errno)));
+    entry.job.set_error(absl::StrCat("cannot start the worker (log ",
+                                     spawn.log_path,
+                                     "): ", worker.status().message()));
     SetTime(absl::Now(), entry.job.mutable_end_time());
   } else {
-    setpgid(pid, pid);  // also here, so kill(-pid) works at once
-    entry.pid = pid;
+    entry.worker = *std::move(worker);
     entry.log_offset = 0;
     entry.kill_at = absl::InfiniteFuture();
     entry.job.set_state(internvideo::v1::JOB_STATE_RUNNING);
@@ -825,8 +793,8 @@ void JobManager::Launch(Entry& entry) {
 
 void JobManager::Finish(Entry& entry, int wait_status) {
   // Processes the worker left in its group (ranks of a multi-process job).
-  kill(-entry.pid, SIGKILL);
-  entry.pid = 0;
+  entry.worker.Signal(SIGKILL);
+  entry.worker = process::ChildProcess();
   ReadMetrics(entry);
   if (entry.job.state() == internvideo::v1::JOB_STATE_RUNNING) {
     SetTime(absl::Now(), entry.job.mutable_end_time());
@@ -908,16 +876,15 @@ void JobManager::Monitor() {
       const absl::Time now = absl::Now();
       for (auto& [id, entry] : jobs_) {
         if (entry.job.state() == internvideo::v1::JOB_STATE_PENDING &&
-            entry.pid == 0) {
+            !entry.worker.running()) {
           Launch(entry);
         }
-        if (entry.pid <= 0) continue;
+        if (!entry.worker.running()) continue;
         ReadMetrics(entry);
-        int status = 0;
-        if (waitpid(entry.pid, &status, WNOHANG) == entry.pid) {
-          Finish(entry, status);
+        if (const std::optional<int> status = entry.worker.TryWait()) {
+          Finish(entry, *status);
         } else if (now >= entry.kill_at) {
-          kill(-entry.pid, SIGKILL);
+          entry.worker.Signal(SIGKILL);
         }
       }
       mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.poll_interval);
@@ -927,31 +894,30 @@ void JobManager::Monitor() {
 }
 
 void JobManager::StopWorkers() {
-  std::vector<pid_t> workers;
+  std::vector<process::ChildProcess> workers;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, entry] : jobs_) {
-      if (entry.pid > 0) workers.push_back(entry.pid);
+      if (entry.worker.running()) workers.push_back(std::move(entry.worker));
     }
   }
   // Like a cancel, but the records stay RUNNING: a later service resumes
   // them from the checkpoint each writes now.
-  for (pid_t pid : workers) kill(-pid, SIGTERM);
+  for (const process::ChildProcess& worker : workers) worker.Signal(SIGTERM);
   const absl::Time kill_at = absl::Now() + options_.stop_grace;
   while (!workers.empty()) {
     for (auto it = workers.begin(); it != workers.end();) {
-      int status = 0;
-      if (waitpid(*it, &status, WNOHANG) != 0) {
-        kill(-*it, SIGKILL);
+      if (it->TryWait().has_value()) {
+        it->Signal(SIGKILL);
         it = workers.erase(it);
       } else {
         ++it;
       }
     }
     if (absl::Now() >= kill_at) {
-      for (pid_t pid : workers) {
-        kill(-pid, SIGKILL);
-        waitpid(pid, nullptr, 0);
+      for (process::ChildProcess& worker : workers) {
+        worker.Signal(SIGKILL);
+        worker.Wait();
       }
       break;
     }

@@ -20,8 +20,6 @@
 #ifndef TRAINER_SERVICE_JOB_MANAGER_H_
 #define TRAINER_SERVICE_JOB_MANAGER_H_
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -36,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/process/child_process.h"
 #include "protos/trainer_service.pb.h"
 #include "trainer/service/job_store.h"
 
@@ -131,9 +130,9 @@ class JobManager {
  private:
   struct Entry {
     internvideo::v1::Job job;
-    pid_t pid = 0;               // the worker's process group; 0: none
-    int64_t log_offset = 0;      // bytes of metrics.jsonl consumed
-    bool skipping_line = false;  // inside an overlong metrics.jsonl line
+    process::ChildProcess worker;  // leads its own process group
+    int64_t log_offset = 0;        // bytes of metrics.jsonl consumed
+    bool skipping_line = false;    // inside an overlong metrics.jsonl line
     absl::Time kill_at = absl::InfiniteFuture();  // SIGKILL if still alive
     std::deque<Update> history;  // recent reports, oldest first
     uint64_t next_sequence = 1;
@@ -143,8 +142,8 @@ class JobManager {
                       std::unique_ptr<JobStore> store);
 
   // The monitor thread: launches PENDING jobs, reads logs, reaps workers.
-  // It alone forks, so the workers' parent-death signal (sent when the
-  // forking thread ends) fires exactly when the service goes away.
+  // It alone spawns, so the workers' parent-death signal (sent when the
+  // spawning thread ends) fires exactly when the service goes away.
   void Monitor();
   void Launch(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReadMetrics(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
