@@ -1,8 +1,10 @@
 #include "common/serving/video_source.h"
 
 #include <filesystem>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "common/files/allowed_roots.h"
 #include "common/serving/status.h"
 
 namespace iv::serving {
@@ -10,30 +12,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// `path` with every symlink and ".." resolved as far as it exists.
-fs::path Resolved(const fs::path& path) {
-  std::error_code error;
-  const fs::path resolved = fs::weakly_canonical(path, error);
-  return error ? path.lexically_normal() : resolved;
-}
-
-bool Contains(const fs::path& root, const fs::path& path) {
-  const fs::path relative = path.lexically_relative(root);
-  return !relative.empty() && *relative.begin() != "..";
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> ResolveVideoPath(
     const std::string& path, const std::vector<std::string>& roots) {
   if (path.empty()) return InvalidField("video.path", "empty");
-  bool inside = false;
-  for (const std::string& root_name : roots) {
-    const fs::path root = Resolved(fs::absolute(root_name));
-    const fs::path candidate =
-        Resolved(fs::path(path).is_absolute() ? fs::path(path) : root / path);
-    if (!Contains(root, candidate)) continue;
-    inside = true;
+  const std::vector<fs::path> candidates =
+      files::AllowedRoots(roots).Resolve(path);
+  for (const fs::path& candidate : candidates) {
     std::error_code error;
     const fs::file_status status = fs::status(candidate, error);
     if (!fs::exists(status)) continue;
@@ -43,7 +29,7 @@ absl::StatusOr<std::string> ResolveVideoPath(
     }
     return candidate.string();
   }
-  if (!inside) {
+  if (candidates.empty()) {
     return absl::PermissionDeniedError(absl::StrCat(
         "video.path: \"", path, "\" is outside the server's allowed roots",
         roots.empty() ? " (it has none: start it with --allowed-roots)" : ""));

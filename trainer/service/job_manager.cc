@@ -129,23 +129,6 @@ std::string NewJobId() {
       absl::Hex(random() & 0xffffff, absl::kZeroPad6));
 }
 
-// `path` with symlinks and ".." resolved as far as it exists, so a root
-// check cannot be escaped by either.
-fs::path Canonical(const std::string& path) {
-  std::error_code error;
-  fs::path canonical = fs::weakly_canonical(fs::absolute(path), error);
-  return error ? fs::absolute(path).lexically_normal() : canonical;
-}
-
-bool IsUnder(const fs::path& path, const fs::path& root) {
-  auto p = path.begin();
-  for (auto r = root.begin(); r != root.end(); ++r, ++p) {
-    if (r->empty()) continue;  // a trailing separator
-    if (p == path.end() || *p != *r) return false;
-  }
-  return true;
-}
-
 // The last non-empty line of a worker's log: its error when it failed.
 // Well-formed UTF-8 (a proto3 string must be, or the record would not load
 // again) and at most kMaxErrorBytes.
@@ -260,11 +243,10 @@ bool PlainModelName(const std::string& name) {
          });
 }
 
-std::vector<fs::path> CanonicalRoots(const JobManagerOptions& options) {
-  std::vector<fs::path> roots = {Canonical(options.jobs_root)};
-  for (const std::string& root : options.allowed_roots) {
-    roots.push_back(Canonical(root));
-  }
+std::vector<std::string> AllRoots(const JobManagerOptions& options) {
+  std::vector<std::string> roots = {options.jobs_root};
+  roots.insert(roots.end(), options.allowed_roots.begin(),
+               options.allowed_roots.end());
   return roots;
 }
 
@@ -286,9 +268,7 @@ std::string PublishedModelField(const Job& job) {
 
 JobManager::JobManager(const JobManagerOptions& options,
                        std::unique_ptr<JobStore> store)
-    : options_(options),
-      roots_(CanonicalRoots(options)),
-      store_(std::move(store)) {}
+    : options_(options), roots_(AllRoots(options)), store_(std::move(store)) {}
 
 absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Open(
     JobManagerOptions options) {
@@ -354,13 +334,6 @@ std::string JobManager::JobDir(const std::string& job_id) const {
   return (fs::path(options_.jobs_root) / job_id).string();
 }
 
-bool JobManager::Allowed(const std::string& path) const {
-  const fs::path canonical = Canonical(path);
-  return std::any_of(roots_.begin(), roots_.end(), [&](const fs::path& root) {
-    return IsUnder(canonical, root);
-  });
-}
-
 absl::Status JobManager::CheckRoots(TrainingRecipe& recipe,
                                     const std::string& output_dir) const {
   auto denied = [](const std::string& field, const std::string& path) {
@@ -369,10 +342,12 @@ absl::Status JobManager::CheckRoots(TrainingRecipe& recipe,
                      " is outside the service's allowed roots (--jobs-root, "
                      "--allowed-roots); use a file under one of them"));
   };
-  if (!Allowed(output_dir)) return denied("recipe.output_dir", output_dir);
+  if (!roots_.Contains(output_dir)) {
+    return denied("recipe.output_dir", output_dir);
+  }
   for (const auto& [field, path] : RecipeInputPaths(recipe)) {
     // Empty paths are validation's to name.
-    if (!path->empty() && !Allowed(*path)) {
+    if (!path->empty() && !roots_.Contains(*path)) {
       return denied(absl::StrCat("recipe.", field), *path);
     }
   }
@@ -403,7 +378,7 @@ absl::Status JobManager::CheckManifestVideos(
       if (!videos.ok()) return ManifestError(field, path, videos.status());
       for (size_t row = 0; row < videos->size(); ++row) {
         // The video's path is the manifest's content: named by row only.
-        if (!Allowed((*videos)[row])) {
+        if (!roots_.Contains((*videos)[row])) {
           return absl::PermissionDeniedError(absl::StrCat(
               field, ": the video of entry ", row + 1, " of ", path,
               " lies outside the service's allowed roots (--jobs-root, "
@@ -417,10 +392,10 @@ absl::Status JobManager::CheckManifestVideos(
 
 absl::Status JobManager::CheckOutputDir(const std::string& job_id,
                                         const std::string& output_dir) const {
-  const fs::path out = Canonical(output_dir);
+  const fs::path out = files::ResolvePath(output_dir);
   auto overlaps = [&out](const std::string& other) {
-    const fs::path canonical = Canonical(other);
-    return IsUnder(out, canonical) || IsUnder(canonical, out);
+    const fs::path resolved = files::ResolvePath(other);
+    return files::IsUnder(out, resolved) || files::IsUnder(resolved, out);
   };
   auto denied = [&output_dir](absl::string_view why) {
     return absl::PermissionDeniedError(
@@ -429,9 +404,12 @@ absl::Status JobManager::CheckOutputDir(const std::string& job_id,
                      "name a new folder under an allowed root"));
   };
   // The jobs root holds every job's folder, and may hold the database.
-  const fs::path jobs_root = Canonical(options_.jobs_root);
-  if (IsUnder(jobs_root, out)) return denied("is or holds the jobs root");
-  if (IsUnder(out, jobs_root) && !IsUnder(out, Canonical(JobDir(job_id)))) {
+  const fs::path jobs_root = files::ResolvePath(options_.jobs_root);
+  if (files::IsUnder(jobs_root, out)) {
+    return denied("is or holds the jobs root");
+  }
+  if (files::IsUnder(out, jobs_root) &&
+      !files::IsUnder(out, files::ResolvePath(JobDir(job_id)))) {
     return denied(
         absl::StrCat("is in the jobs root but not in this job's "
                      "own folder ",

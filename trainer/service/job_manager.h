@@ -22,7 +22,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -34,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/files/allowed_roots.h"
 #include "common/process/child_process.h"
 #include "protos/trainer_service.pb.h"
 #include "trainer/service/job_store.h"
@@ -154,8 +154,6 @@ class JobManager {
   // Stores the job durably. Failures are also logged: the monitor cannot
   // return them, and the in-memory state stays right for the next write.
   absl::Status Persist(const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether `path`, symlinks and ".." resolved, lies under a root.
-  bool Allowed(const std::string& path) const;
   // The recipe's input paths and output_dir under the roots, before
   // anything is opened, so no answer reveals a file outside them.
   absl::Status CheckRoots(internvideo::v1::TrainingRecipe& recipe,
@@ -176,8 +174,8 @@ class JobManager {
                        const std::string& checkpoint) const;
 
   const JobManagerOptions options_;
-  // jobs_root and allowed_roots, canonical.
-  const std::vector<std::filesystem::path> roots_;
+  // jobs_root and allowed_roots.
+  const files::AllowedRoots roots_;
   std::unique_ptr<JobStore> store_;
   mutable absl::Mutex mu_;
   absl::CondVar changed_;  // a report was made, or shutdown began
