@@ -8,6 +8,7 @@
 #include "captioner/captioner.h"
 #include "captioner/captioner_service.h"
 #include "common/serving/model_server.h"
+#include "common/serving/ports.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -16,9 +17,7 @@ int main(int argc, char** argv) {
       "sampling), from a model folder it hot-reloads."};
   iv::serving::ModelServerSpec spec;
   spec.name = "captioner_server";
-  // The project's ports: encoder 50051, index 50052, tasks 50053, trainer
-  // 50054, captioner 50055.
-  spec.default_port = 50055;
+  spec.default_port = iv::serving::kCaptionerPort;
   spec.checkpoint = "a checkpoint folder with a caption decoder";
   spec.load_note = [](const iv::serving::ModelSnapshot& model) {
     return std::string(model.config().caption_decoder.has_value()

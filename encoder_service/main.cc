@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/serving/model_server.h"
+#include "common/serving/ports.h"
 #include "encoder_service/encoder.h"
 #include "encoder_service/encoder_service.h"
 
@@ -18,8 +19,7 @@ int main(int argc, char** argv) {
       "requests, from a model folder it hot-reloads."};
   iv::serving::ModelServerSpec spec;
   spec.name = "encoder_server";
-  // Encoder first in the project's ports: encoder 50051, trainer 50054.
-  spec.default_port = 50051;
+  spec.default_port = iv::serving::kEncoderPort;
   iv::serving::ModelServer server(spec);
   server.AddFlags(app);
   iv::encoder::EncoderOptions options;

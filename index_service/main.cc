@@ -6,16 +6,10 @@
 #include <string>
 
 #include "common/serving/flags.h"
+#include "common/serving/ports.h"
 #include "common/serving/server.h"
 #include "index_service/index_service.h"
 #include "index_service/index_store.h"
-
-namespace {
-
-// The platform's ports: encoder 50051, index 50052, trainer 50054.
-constexpr int kDefaultPort = 50052;
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -23,7 +17,7 @@ int main(int argc, char** argv) {
       "metadata in RocksDB, searched through FAISS indexes by vector, text "
       "or video (text and video through the encoder service)."};
   iv::serving::ServerOptions server_options;
-  iv::serving::AddServerFlags(app, server_options, kDefaultPort);
+  iv::serving::AddServerFlags(app, server_options, iv::serving::kIndexPort);
   iv::index::IndexStoreOptions store_options;
   store_options.data_dir = "index_data";
   std::string encoder_address;

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "common/serving/model_server.h"
+#include "common/serving/ports.h"
 #include "task_service/localizer.h"
 #include "task_service/question_answerer.h"
 #include "task_service/recognizer.h"
@@ -20,9 +21,7 @@ int main(int argc, char** argv) {
       "answering, on one port, from a model folder it hot-reloads."};
   iv::serving::ModelServerSpec spec;
   spec.name = "task_server";
-  // The project's ports: encoder 50051, index 50052, tasks 50053, trainer
-  // 50054.
-  spec.default_port = 50053;
+  spec.default_port = iv::serving::kTaskPort;
   spec.device_flag = false;
   // A masked encoder alone (an imported VideoMAE) recognizes by its head.
   spec.needs_multimodal = false;

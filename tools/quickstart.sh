@@ -11,6 +11,7 @@
 # checkpoint folder; default models/iv-tiny), IV_ENCODER_PORT (50051),
 # IV_INDEX_PORT (50052), IV_TASK_PORT (50053), IV_CAPTIONER_PORT (50055),
 # IV_QUICKSTART_KEEP=0 to stop the services at the end.
+# The default ports repeat the table in common/serving/ports.h: change both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

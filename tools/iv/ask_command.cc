@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "common/serving/ports.h"
 #include "protos/task_service.grpc.pb.h"
 #include "task_service/question_answerer.h"
 #include "tools/iv/task_client.h"
@@ -76,7 +77,9 @@ void AddAskCommand(CLI::App& iv) {
                       "Comma-separated candidate answers (multiple choice)");
   command->add_option("--top-k", args->top_k, "Alternatives to print")
       ->capture_default_str();
-  AddTaskTargetFlags(*command, args->target, "127.0.0.1:50053", "task_server");
+  AddTaskTargetFlags(*command, args->target,
+                     serving::LoopbackAddress(serving::kTaskPort),
+                     "task_server");
   OnRun(*command, [args] { return RunAsk(*args); });
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "captioner/captioner.h"
+#include "common/serving/ports.h"
 #include "protos/captioner_service.grpc.pb.h"
 #include "tools/iv/task_client.h"
 
@@ -166,7 +167,8 @@ void AddCaptionCommand(CLI::App& iv) {
                           "the same caption (default: a fresh one)");
   command->add_option("--max-length", args->max_length,
                       "Longest caption in tokens (default: the model's)");
-  AddTaskTargetFlags(*command, args->target, "127.0.0.1:50055",
+  AddTaskTargetFlags(*command, args->target,
+                     serving::LoopbackAddress(serving::kCaptionerPort),
                      "captioner_server");
   OnRun(*command, [args] { return RunCaption(*args); });
 }

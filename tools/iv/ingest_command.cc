@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "common/serving/connection.h"
 #include "common/serving/flags.h"
+#include "common/serving/ports.h"
 #include "tools/iv/ingest.h"
 #include "tools/iv/progress_bar.h"
 
@@ -15,8 +16,8 @@ namespace {
 
 struct IngestArgs {
   IngestOptions options;
-  std::string encoder = "127.0.0.1:50051";
-  std::string index = "127.0.0.1:50052";
+  std::string encoder = serving::LoopbackAddress(serving::kEncoderPort);
+  std::string index = serving::LoopbackAddress(serving::kIndexPort);
   bool no_segments = false;
   serving::ConnectionOptions connection;
 };

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "common/serving/ports.h"
 #include "protos/task_service.grpc.pb.h"
 #include "task_service/localizer.h"
 #include "tools/iv/task_client.h"
@@ -81,7 +82,9 @@ void AddLocalizeCommand(CLI::App& iv) {
       ->capture_default_str();
   command->add_option("--max-segments", args->max_segments, "Most segments")
       ->capture_default_str();
-  AddTaskTargetFlags(*command, args->target, "127.0.0.1:50053", "task_server");
+  AddTaskTargetFlags(*command, args->target,
+                     serving::LoopbackAddress(serving::kTaskPort),
+                     "task_server");
   OnRun(*command, [args] { return RunLocalize(*args); });
 }
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "common/serving/ports.h"
 #include "protos/task_service.grpc.pb.h"
 #include "task_service/recognizer.h"
 #include "tools/iv/task_client.h"
@@ -96,7 +97,9 @@ void AddRecognizeCommand(CLI::App& iv) {
                       "1)");
   command->add_flag("--three-crop", args->three_crop,
                     "Average three crops per clip instead of the centre one");
-  AddTaskTargetFlags(*command, args->target, "127.0.0.1:50053", "task_server");
+  AddTaskTargetFlags(*command, args->target,
+                     serving::LoopbackAddress(serving::kTaskPort),
+                     "task_server");
   OnRun(*command, [args] { return RunRecognize(*args); });
 }
 

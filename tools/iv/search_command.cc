@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "common/serving/connection.h"
 #include "common/serving/flags.h"
+#include "common/serving/ports.h"
 #include "protos/index_service.grpc.pb.h"
 
 namespace iv::cli {
@@ -24,7 +25,7 @@ struct SearchArgs {
   std::string video;
   std::string vector;
   bool upload = false;
-  std::string index = "127.0.0.1:50052";
+  std::string index = serving::LoopbackAddress(serving::kIndexPort);
   std::string collection = "videos";
   int k = 10;
   std::string scope = "all";

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/serving/flags.h"
+#include "common/serving/ports.h"
 #include "common/serving/server.h"
 #include "trainer/service/job_manager.h"
 #include "trainer/service/trainer_service.h"
@@ -16,8 +17,6 @@
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr int kDefaultPort = 50054;
 
 // The `iv` binary installed beside this one, or where Bazel builds it
 // (bazel-bin/trainer/service/ -> bazel-bin/tools/iv/); empty if neither.
@@ -44,7 +43,7 @@ int main(int argc, char** argv) {
       "`iv train` worker processes, persists them, and publishes their "
       "final checkpoints for the encoder service."};
   iv::serving::ServerOptions server_options;
-  iv::serving::AddServerFlags(app, server_options, kDefaultPort);
+  iv::serving::AddServerFlags(app, server_options, iv::serving::kTrainerPort);
   iv::trainer::service::JobManagerOptions options;
   options.jobs_root = "trainer_jobs";
   std::string restart = "resume";
