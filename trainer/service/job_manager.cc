@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <random>
 #include <system_error>
@@ -129,23 +128,13 @@ std::string NewJobId() {
       absl::Hex(random() & 0xffffff, absl::kZeroPad6));
 }
 
-// The last non-empty line of a worker's log: its error when it failed.
-// Well-formed UTF-8 (a proto3 string must be, or the record would not load
-// again) and at most kMaxErrorBytes.
-std::string LastLogLine(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  const std::streamoff start = std::max<std::streamoff>(0, size - 4096);
-  in.seekg(start);
-  std::string tail(static_cast<size_t>(size - start), '\0');
-  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
-  std::vector<std::string> lines =
-      absl::StrSplit(tail, absl::ByAnyChar("\r\n"), absl::SkipWhitespace());
-  if (lines.empty()) return "";
-  const absl::string_view line = absl::StripAsciiWhitespace(lines.back());
-  return text::EncodeUtf8(text::DecodeUtf8(line.substr(0, kMaxErrorBytes)));
+// The last line of a worker's log: its error when it failed. Well-formed
+// UTF-8 (a proto3 string must be, or the record would not load again) and
+// at most kMaxErrorBytes.
+std::string WorkerError(const std::string& path) {
+  const std::string line = process::LastLogLine(path);
+  return text::EncodeUtf8(
+      text::DecodeUtf8(absl::string_view(line).substr(0, kMaxErrorBytes)));
 }
 
 std::string DescribeExit(int wait_status) {
@@ -700,40 +689,14 @@ absl::Status JobManager::Persist(const Entry& entry) {
 }
 
 void JobManager::ReadMetrics(Entry& entry) {
-  const std::string path =
-      (fs::path(entry.job.output_dir()) / kMetricsLog).string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return;
-  in.seekg(0, std::ios::end);
-  const int64_t size = in.tellg();
-  // A resumed run rewrites the log without the steps after its checkpoint.
-  if (size < entry.log_offset) {
-    entry.log_offset = 0;
-    entry.skipping_line = false;
-  }
-  const int64_t length = std::min(size - entry.log_offset, kMetricsReadBytes);
-  if (length <= 0) return;
-  in.seekg(entry.log_offset);
-  std::string chunk(static_cast<size_t>(length), '\0');
-  in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-  chunk.resize(static_cast<size_t>(std::max<std::streamsize>(in.gcount(), 0)));
-  size_t start = 0;
-  for (size_t end; (end = chunk.find('\n', start)) != std::string::npos;
-       start = end + 1) {
-    if (!entry.skipping_line && end - start <= kMaxMetricsLine &&
-        ApplyMetricsLine(absl::string_view(chunk).substr(start, end - start),
-                         *entry.job.mutable_progress())) {
-      Report(entry);
-    }
-    entry.skipping_line = false;
-  }
-  // The rest is a line the writer may be halfway through, unless it is
-  // already longer than any it writes.
-  if (entry.skipping_line || chunk.size() - start > kMaxMetricsLine) {
-    entry.skipping_line = true;
-    start = chunk.size();
-  }
-  entry.log_offset += static_cast<int64_t>(start);
+  process::ReadNewLines(
+      (fs::path(entry.job.output_dir()) / kMetricsLog).string(),
+      entry.metrics_position, kMaxMetricsLine, kMetricsReadBytes,
+      [&](absl::string_view line) {
+        if (ApplyMetricsLine(line, *entry.job.mutable_progress())) {
+          Report(entry);
+        }
+      });
 }
 
 void JobManager::Launch(Entry& entry) {
@@ -760,7 +723,7 @@ void JobManager::Launch(Entry& entry) {
     SetTime(absl::Now(), entry.job.mutable_end_time());
   } else {
     entry.worker = *std::move(worker);
-    entry.log_offset = 0;
+    entry.metrics_position = process::LogPosition();
     entry.kill_at = absl::InfiniteFuture();
     entry.job.set_state(internvideo::v1::JOB_STATE_RUNNING);
     SetTime(absl::Now(), entry.job.mutable_start_time());
@@ -792,7 +755,7 @@ void JobManager::Finish(Entry& entry, int wait_status) {
         }
       }
     } else {
-      const std::string line = LastLogLine(
+      const std::string line = WorkerError(
           (fs::path(JobDir(entry.job.job_id())) / kWorkerLog).string());
       entry.job.set_state(internvideo::v1::JOB_STATE_FAILED);
       entry.job.set_error(

@@ -35,6 +35,7 @@
 #include "absl/time/time.h"
 #include "common/files/allowed_roots.h"
 #include "common/process/child_process.h"
+#include "common/process/log_follower.h"
 #include "protos/trainer_service.pb.h"
 #include "trainer/service/job_store.h"
 
@@ -130,9 +131,8 @@ class JobManager {
  private:
   struct Entry {
     internvideo::v1::Job job;
-    process::ChildProcess worker;  // leads its own process group
-    int64_t log_offset = 0;        // bytes of metrics.jsonl consumed
-    bool skipping_line = false;    // inside an overlong metrics.jsonl line
+    process::ChildProcess worker;                 // leads its own process group
+    process::LogPosition metrics_position;        // of metrics.jsonl
     absl::Time kill_at = absl::InfiniteFuture();  // SIGKILL if still alive
     std::deque<Update> history;  // recent reports, oldest first
     uint64_t next_sequence = 1;
