@@ -121,29 +121,21 @@ void ChildProcess::Signal(int signal) const {
   }
 }
 
-std::optional<int> ChildProcess::TryWait() {
+std::optional<int> ChildProcess::Reap(int options) {
   if (!running()) return std::nullopt;
   int status = 0;
   pid_t ended;
   do {
-    ended = waitpid(pid_, &status, WNOHANG);
+    ended = waitpid(pid_, &status, options);
   } while (ended < 0 && errno == EINTR);
   if (ended != pid_) return std::nullopt;
   reaped_ = true;
   return status;
 }
 
-std::optional<int> ChildProcess::Wait() {
-  if (!running()) return std::nullopt;
-  int status = 0;
-  pid_t ended;
-  do {
-    ended = waitpid(pid_, &status, 0);
-  } while (ended < 0 && errno == EINTR);
-  if (ended != pid_) return std::nullopt;
-  reaped_ = true;
-  return status;
-}
+std::optional<int> ChildProcess::TryWait() { return Reap(WNOHANG); }
+
+std::optional<int> ChildProcess::Wait() { return Reap(0); }
 
 absl::StatusOr<ChildProcess> Spawn(const SpawnOptions& options) {
   if (options.argv.empty()) {

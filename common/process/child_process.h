@@ -68,6 +68,8 @@ class ChildProcess {
   friend absl::StatusOr<ChildProcess> Spawn(const SpawnOptions& options);
   ChildProcess(pid_t pid, bool own_process_group)
       : pid_(pid), own_process_group_(own_process_group) {}
+  // waitpid with `options` (WNOHANG or 0), for TryWait and Wait.
+  std::optional<int> Reap(int options);
 
   pid_t pid_ = 0;
   bool own_process_group_ = false;

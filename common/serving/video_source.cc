@@ -8,11 +8,8 @@
 #include "common/serving/status.h"
 
 namespace iv::serving {
-namespace {
 
 namespace fs = std::filesystem;
-
-}  // namespace
 
 absl::StatusOr<std::string> ResolveVideoPath(
     const std::string& path, const std::vector<std::string>& roots) {
