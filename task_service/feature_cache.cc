@@ -3,13 +3,13 @@
 namespace iv::tasks {
 
 int64_t FeatureCache::Bytes(const Entry& entry) {
-  const model::WindowFeatures& features = *entry.second;
+  const data::WindowFeatures& features = *entry.second;
   return static_cast<int64_t>(entry.first.size()) +
          features.features.numel() * features.features.element_size() +
          static_cast<int64_t>(features.centres_s.size() * sizeof(double));
 }
 
-std::shared_ptr<const model::WindowFeatures> FeatureCache::Find(
+std::shared_ptr<const data::WindowFeatures> FeatureCache::Find(
     const std::string& key) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto found = index_.find(key);
@@ -24,7 +24,7 @@ std::shared_ptr<const model::WindowFeatures> FeatureCache::Find(
 
 void FeatureCache::Insert(
     const std::string& key,
-    std::shared_ptr<const model::WindowFeatures> features) {
+    std::shared_ptr<const data::WindowFeatures> features) {
   Entry entry{key, std::move(features)};
   const int64_t bytes = Bytes(entry);
   if (bytes > max_bytes_) return;

@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "common/model/internvideo/window_features.h"
+#include "common/data/window_features.h"
 
 namespace iv::tasks {
 
@@ -28,17 +28,17 @@ class FeatureCache {
   explicit FeatureCache(int64_t max_bytes) : max_bytes_(max_bytes) {}
 
   // The features stored under `key`, or null (counted as a miss).
-  std::shared_ptr<const model::WindowFeatures> Find(const std::string& key);
+  std::shared_ptr<const data::WindowFeatures> Find(const std::string& key);
   // Stores `features`, evicting the least recently used entries to fit; an
   // entry larger than the whole cache is not kept.
   void Insert(const std::string& key,
-              std::shared_ptr<const model::WindowFeatures> features);
+              std::shared_ptr<const data::WindowFeatures> features);
 
   FeatureCacheStats stats() const;
 
  private:
   using Entry =
-      std::pair<std::string, std::shared_ptr<const model::WindowFeatures>>;
+      std::pair<std::string, std::shared_ptr<const data::WindowFeatures>>;
 
   static int64_t Bytes(const Entry& entry);
 

@@ -11,6 +11,7 @@
 #include "common/model/internvideo/localization_head.h"
 #include "common/serving/status.h"
 #include "common/serving/video_source.h"
+#include "common/video/clip_spec.h"
 
 namespace iv::tasks {
 namespace {
@@ -68,16 +69,15 @@ absl::StatusOr<std::string> CacheKey(const VideoSource& video,
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<const model::WindowFeatures>>
-Localizer::Features(const VideoSource& video,
-                    const serving::ModelSnapshot& model,
-                    const serving::Cancelled& cancelled) {
+absl::StatusOr<std::shared_ptr<const data::WindowFeatures>> Localizer::Features(
+    const VideoSource& video, const serving::ModelSnapshot& model,
+    const serving::Cancelled& cancelled) {
   absl::StatusOr<std::string> video_key =
       CacheKey(video, options_.allowed_roots);
   if (!video_key.ok()) return video_key.status();
   const std::string key =
       absl::StrCat(model.model_id, "\n", model.version, "\n", *video_key);
-  if (std::shared_ptr<const model::WindowFeatures> cached = cache_.Find(key)) {
+  if (std::shared_ptr<const data::WindowFeatures> cached = cache_.Find(key)) {
     return cached;
   }
   // Opening first gives the RPC's own errors ("video: ...", paths) and the
@@ -95,10 +95,13 @@ Localizer::Features(const VideoSource& video,
                                  "the localization head reads",
                                  duration, window));
   }
+  absl::StatusOr<video::ClipSpec> spec =
+      video::ResolveClipSpec(model.input, {}, options_.clips.max_clips);
+  if (!spec.ok()) return spec.status();
   model::InternVideoModel network = model.loaded.model;
-  absl::StatusOr<model::WindowFeatures> features = model::ComputeWindowFeatures(
-      network, **decoder, model::ModelClipOptions(network->config()),
-      options_.feature_batch, options_.max_localize_windows);
+  absl::StatusOr<data::WindowFeatures> features = data::ComputeWindowFeatures(
+      network, **decoder, *spec, options_.feature_batch,
+      options_.max_localize_windows);
   if (!features.ok()) {
     const absl::Status& status = features.status();
     return absl::Status(
@@ -110,7 +113,7 @@ Localizer::Features(const VideoSource& video,
                          : ""));
   }
   auto shared =
-      std::make_shared<const model::WindowFeatures>(std::move(*features));
+      std::make_shared<const data::WindowFeatures>(std::move(*features));
   cache_.Insert(key, shared);
   return shared;
 }
@@ -126,7 +129,7 @@ absl::StatusOr<internvideo::v1::LocalizeResponse> Localizer::Localize(
     return Lacks(model, "localization head",
                  "serve a model trained for temporal localization");
   }
-  absl::StatusOr<std::shared_ptr<const model::WindowFeatures>> features =
+  absl::StatusOr<std::shared_ptr<const data::WindowFeatures>> features =
       Features(request.video(), model, cancelled);
   if (!features.ok()) return features.status();
 

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/data/clip_loader.h"
+#include "common/data/window_features.h"
 #include "common/model/internvideo/internvideo_model.h"
 #include "common/serving/model_registry.h"
 #include "protos/task_service.pb.h"
@@ -41,7 +41,7 @@ class Localizer {
 
  private:
   // The video's window features under `model`, from the cache or computed.
-  absl::StatusOr<std::shared_ptr<const model::WindowFeatures>> Features(
+  absl::StatusOr<std::shared_ptr<const data::WindowFeatures>> Features(
       const internvideo::v1::VideoSource& video,
       const serving::ModelSnapshot& model, const serving::Cancelled& cancelled);
 

@@ -22,19 +22,6 @@ absl::StatusOr<ModelClips> CutModelClips(
     const internvideo::v1::VideoSource& video,
     const internvideo::v1::ClipSampling& sampling, const ModelSnapshot& model,
     const TaskOptions& options, const serving::Cancelled& cancelled) {
-  const model::InternVideoConfig& config = model.loaded.model->config();
-  if (config.masked_encoder && config.multimodal &&
-      (config.masked_encoder->num_frames != model.config().vision.num_frames ||
-       config.masked_encoder->img_size !=
-           model.config().vision.input_resolution)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "model \"", model.model_id, "\": its masked encoder reads ",
-        config.masked_encoder->num_frames, " frames of ",
-        config.masked_encoder->img_size, " px and its multimodal encoder ",
-        model.config().vision.num_frames, " of ",
-        model.config().vision.input_resolution,
-        " px; the task services cut one clip for both"));
-  }
   video::DecoderOptions decoding;
   decoding.cancelled = cancelled;
   absl::StatusOr<std::unique_ptr<video::VideoDecoder>> decoder =
@@ -50,12 +37,10 @@ absl::StatusOr<ModelClips> CutModelClips(
   clips.views = cut->video_rows;
   const torch::Tensor rows =
       cut->rows.slice(0, 0, cut->video_rows).to(model.device);
-  if (config.multimodal) {
-    clips.multimodal = rows;
-    clips.masked = model.MaskedVideo(rows);
-  } else {
-    clips.masked = rows;  // already in the masked encoder's normalization
-  }
+  // Cut as the model's ClipInputOf says: for the multimodal encoder when
+  // it has one, and the masked encoder reads the same pixels renormalized.
+  if (model.loaded.model->config().multimodal) clips.multimodal = rows;
+  clips.masked = model.MaskedVideo(rows);
   return clips;
 }
 

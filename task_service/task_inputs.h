@@ -56,8 +56,7 @@ struct ModelClips {
 // Decodes and cuts `video` (its `segment` too) with `sampling`, polling
 // `cancelled` while decoding (CANCELLED once it is true).
 // INVALID_ARGUMENT for bad sampling or a file that is not a video,
-// PERMISSION_DENIED / NOT_FOUND for paths, FAILED_PRECONDITION when the
-// masked encoder's clip geometry differs from the multimodal encoder's.
+// PERMISSION_DENIED / NOT_FOUND for paths.
 absl::StatusOr<ModelClips> CutModelClips(
     const internvideo::v1::VideoSource& video,
     const internvideo::v1::ClipSampling& sampling,

@@ -17,13 +17,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/data/window_features.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
 #include "common/model/internvideo/testing/tiny_checkpoint.h"
-#include "common/model/internvideo/window_features.h"
 #include "common/serving/cancellation.h"
 #include "common/serving/model_registry.h"
 #include "common/testing/loopback_server.h"
 #include "common/testing/service_videos.h"
+#include "common/video/clip_spec.h"
 #include "common/video/decoder.h"
 #include "common/video/transforms.h"
 #include "common/video/writer.h"
@@ -328,13 +329,13 @@ std::vector<model::Segment> DirectSegments(
     const model::SegmentDecodingOptions& options) {
   model::LoadedInternVideo& direct = DirectModel();
   const model::InternVideoConfig& config = direct.model->config();
-  // The evaluation's clips for this model: the masked encoder's 4 frames
-  // of 32 px with its own statistics.
-  data::ClipLoaderOptions clips;
+  // The evaluation's clips for this model: 4 frames of 32 px.
+  video::ClipSpec clips;
   clips.num_frames = 4;
+  clips.short_side = 32;
   clips.crop_size = 32;
-  clips.normalization = model::MaskedNormalization(config);
-  auto windows = model::ComputeWindowFeatures(
+  clips.normalization = model::ClipInputOf(config).normalization;
+  auto windows = data::ComputeWindowFeatures(
       direct.model, TestWorld().videos + "/" + kUntrimmed, clips);
   EXPECT_TRUE(windows.ok()) << windows.status();
   torch::NoGradGuard no_grad;

@@ -11,9 +11,8 @@
 #include "absl/strings/str_split.h"
 #include "common/data/synthworld_samples.h"
 #include "common/data/synthworld_vocabulary.h"
-#include "common/model/internvideo/window_features.h"
+#include "common/data/window_features.h"
 #include "common/model/multimodal/caption_generation.h"
-#include "common/video/transforms.h"
 #include "trainer/training_data.h"
 
 namespace iv::trainer {
@@ -323,8 +322,10 @@ absl::StatusOr<Metrics> Evaluate(
   if (absl::Status s = CheckModelFor(model, task, tokenizer); !s.ok()) {
     return s;
   }
-  data::ClipLoaderOptions options =
+  absl::StatusOr<data::ClipLoaderOptions> cut =
       LoaderOptions(config, internvideo::v1::DataConfig(), /*train=*/false);
+  if (!cut.ok()) return cut.status();
+  data::ClipLoaderOptions options = *cut;
   options.batch_size = batch_size;
   const bool was_training = model->is_training();
   model->eval();
@@ -332,8 +333,9 @@ absl::StatusOr<Metrics> Evaluate(
   if (task == EvalTask::kLocalization) {
     std::vector<std::vector<model::Segment>> predictions, truth;
     for (const data::UntrimmedVideo& video : data.videos) {
-      absl::StatusOr<model::WindowFeatures> windows =
-          model::ComputeWindowFeatures(model, video.path, options, batch_size);
+      absl::StatusOr<data::WindowFeatures> windows =
+          data::ComputeWindowFeatures(model, video.path, options.clip,
+                                      batch_size);
       if (!windows.ok()) return windows.status();
       const model::LocalizationOutput out =
           model->localization_head()->forward(windows->features.unsqueeze(0));
@@ -367,18 +369,19 @@ absl::StatusOr<Metrics> Evaluate(
     if (eval.single_frame) {
       video = video.narrow(2, video.size(2) / 2, 1).expand_as(video);
     }
+    // Cut as the model's ClipInputOf says: the multimodal encoder's clip
+    // when it has one, the masked encoder's renormalized from it.
+    const torch::Tensor masked_video = model->MaskedVideo(video);
     const torch::Tensor multimodal_video =
-        config.multimodal
-            ? video::Renormalize(video, options.normalization,
-                                 model::MultimodalNormalization(config))
-            : torch::Tensor();
+        config.multimodal ? video : torch::Tensor();
     switch (task) {
       case EvalTask::kRecognition:
-        outputs.push_back(model->RecognitionLogits(video, multimodal_video));
+        outputs.push_back(
+            model->RecognitionLogits(masked_video, multimodal_video));
         break;
       case EvalTask::kRetrieval:
         outputs.push_back(torch::nn::functional::normalize(
-            model->VideoEmbeds(video, multimodal_video),
+            model->VideoEmbeds(masked_video, multimodal_video),
             torch::nn::functional::NormalizeFuncOptions().dim(1)));
         break;
       case EvalTask::kVqa: {
@@ -398,7 +401,8 @@ absl::StatusOr<Metrics> Evaluate(
         const torch::Tensor predicted =
             model
                 ->VqaLogits(
-                    video.index_select(0, index),
+                    masked_video.defined() ? masked_video.index_select(0, index)
+                                           : torch::Tensor(),
                     multimodal_video.index_select(0, index),
                     tokenizer->Tokenize(questions,
                                         config.multimodal->text.context_length))
@@ -417,7 +421,7 @@ absl::StatusOr<Metrics> Evaluate(
         generation.eot_token = tokenizer->end_of_text();
         for (const model::GeneratedCaption& caption : model::GenerateCaptions(
                  model->multimodal(), model->caption_decoder(),
-                 model->CaptionVideoTokens(video, multimodal_video),
+                 model->CaptionVideoTokens(masked_video, multimodal_video),
                  generation)) {
           absl::StatusOr<std::string> text = tokenizer->Decode(
               std::vector<int>(caption.tokens.begin(), caption.tokens.end()));

@@ -6,10 +6,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "common/model/internvideo/window_features.h"
+#include "common/data/window_features.h"
 #include "common/model/multimodal/contrastive_loss.h"
 #include "common/model/videomae/masking.h"
-#include "common/video/transforms.h"
+#include "common/video/clip_spec.h"
 #include "trainer/caption_negatives.h"
 #include "trainer/recipe.h"
 #include "trainer/training_data.h"
@@ -94,8 +94,9 @@ class MaskedVideoModeling : public Objective {
     at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(
         data::MixSeed(context.seed, context.step, context.rank));
     model::PretrainVisionTransformer& mae = model->masked_pretrain();
-    const torch::Tensor mask = mae->SampleMask(batch.video, generator);
-    return mae->Loss(batch.video, mask);
+    const torch::Tensor video = model->MaskedVideo(batch.video);
+    const torch::Tensor mask = mae->SampleMask(video, generator);
+    return mae->Loss(video, mask);
   }
   std::optional<EvalTask> eval_task() const override { return std::nullopt; }
 };
@@ -152,7 +153,7 @@ class Recognition : public Objective {
                      const data::ClipBatch& batch,
                      const StepContext&) override {
     const model::VideoMaeOutput out =
-        model->masked_encoder()->forward(batch.video);
+        model->masked_encoder()->forward(model->MaskedVideo(batch.video));
     torch::Tensor loss = CrossEntropy(out.logits, batch.labels, smoothing_);
     if (attribute_weight_ > 0) {
       const torch::Tensor labels = attribute_labels_.index_select(
@@ -184,8 +185,6 @@ class Cma : public Objective {
       double contrastive_weight, bool train_text, bool hard_negatives)
       : clips_(clips),
         tokenizer_(tokenizer),
-        from_(model::MaskedNormalization(config)),
-        to_(model::MultimodalNormalization(config)),
         context_length_(config.multimodal->text.context_length),
         smoothing_(smoothing),
         contrastive_weight_(contrastive_weight),
@@ -209,9 +208,10 @@ class Cma : public Objective {
     torch::Tensor masked_tokens, video_context;
     {
       torch::NoGradGuard frozen;
-      masked_tokens = model->masked_encoder()->Tokens(batch.video);
-      video_context = model::MultimodalContext(model->multimodal()->Visual(
-          video::Renormalize(batch.video, from_, to_)));
+      masked_tokens =
+          model->masked_encoder()->Tokens(model->MaskedVideo(batch.video));
+      video_context =
+          model::MultimodalContext(model->multimodal()->Visual(batch.video));
     }
     const model::CmaOutput out =
         model->cma()->forward(masked_tokens, video_context);
@@ -255,7 +255,6 @@ class Cma : public Objective {
  private:
   const std::vector<data::TrimmedClip>* clips_;
   const text::ClipTokenizer* tokenizer_;
-  video::Normalization from_, to_;
   int64_t context_length_;
   double smoothing_;
   double contrastive_weight_;
@@ -273,9 +272,6 @@ class VideoText : public Objective {
             double caption_weight)
       : clips_(clips),
         tokenizer_(tokenizer),
-        from_(config.masked_encoder ? model::MaskedNormalization(config)
-                                    : model::MultimodalNormalization(config)),
-        to_(model::MultimodalNormalization(config)),
         context_length_(config.multimodal->text.context_length),
         caption_length_(config.multimodal->caption_decoder
                             ? config.multimodal->caption_decoder->max_length
@@ -300,7 +296,7 @@ class VideoText : public Objective {
                      const StepContext& context) override {
     const torch::Tensor tokens = tokenizer_->Tokenize(
         DrawCaptions(*clips_, batch.sample_ids, context), context_length_);
-    const torch::Tensor video = video::Renormalize(batch.video, from_, to_);
+    const torch::Tensor& video = batch.video;  // the multimodal encoder's
     model::InternVideoClip& clip_model = model->multimodal();
     torch::Tensor loss = torch::zeros({}, video.options());
     if (contrastive_weight_ > 0) {
@@ -317,7 +313,8 @@ class VideoText : public Objective {
     torch::Tensor video_tokens, text_tokens;
     {
       torch::NoGradGuard frozen;
-      video_tokens = model->CaptionVideoTokens(batch.video, video);
+      video_tokens =
+          model->CaptionVideoTokens(model->MaskedVideo(video), video);
       text_tokens = clip_model->TextTokens(tokens);
     }
     return caption_weight_ *
@@ -344,7 +341,6 @@ class VideoText : public Objective {
 
   const std::vector<data::TrimmedClip>* clips_;
   const text::ClipTokenizer* tokenizer_;
-  video::Normalization from_, to_;
   int64_t context_length_;
   int64_t caption_length_;
   double contrastive_weight_;
@@ -355,11 +351,10 @@ class VideoText : public Objective {
 // frozen extractor the first time the video comes up and kept.
 class Localization : public Objective {
  public:
-  Localization(const model::InternVideoConfig& config, const Dataset* train)
-      : train_(train),
-        // The windows evaluation and serving see: centred, no augmentation.
-        windows_(LoaderOptions(config, internvideo::v1::DataConfig(),
-                               /*train=*/false)) {}
+  // `windows`: the model's clips as evaluation and serving cut them
+  // (centred, no augmentation).
+  Localization(const Dataset* train, const video::ClipSpec& windows)
+      : train_(train), windows_(windows) {}
 
   std::vector<ModelPart> TrainedParts() const override {
     return {internvideo::v1::MODEL_PART_LOCALIZATION_HEAD};
@@ -370,7 +365,7 @@ class Localization : public Objective {
     const double stride = model->config().localization->stride_s;
     torch::Tensor loss;
     for (int64_t id : batch.sample_ids) {
-      const model::WindowFeatures& video = Features(model, id);
+      const data::WindowFeatures& video = Features(model, id);
       const model::LocalizationOutput out =
           model->localization_head()->forward(video.features.unsqueeze(0));
       const torch::Tensor one = LocalizationLoss(
@@ -385,20 +380,19 @@ class Localization : public Objective {
   }
 
  private:
-  const model::WindowFeatures& Features(model::InternVideoModel& model,
-                                        int64_t id) {
+  const data::WindowFeatures& Features(model::InternVideoModel& model,
+                                       int64_t id) {
     auto cached = features_.find(id);
     if (cached != features_.end()) return cached->second;
-    absl::StatusOr<model::WindowFeatures> computed =
-        model::ComputeWindowFeatures(model, train_->videos.at(id).path,
-                                     windows_);
+    absl::StatusOr<data::WindowFeatures> computed = data::ComputeWindowFeatures(
+        model, train_->videos.at(id).path, windows_);
     if (!computed.ok()) throw std::runtime_error(computed.status().ToString());
     return features_.emplace(id, std::move(*computed)).first->second;
   }
 
   const Dataset* train_;
-  data::ClipLoaderOptions windows_;
-  std::map<int64_t, model::WindowFeatures> features_;
+  video::ClipSpec windows_;
+  std::map<int64_t, data::WindowFeatures> features_;
 };
 
 // The VQA head on clips paired with one of their questions, drawn per
@@ -409,9 +403,6 @@ class Vqa : public Objective {
       const text::ClipTokenizer* tokenizer)
       : train_(train),
         tokenizer_(tokenizer),
-        from_(config.masked_encoder ? model::MaskedNormalization(config)
-                                    : model::MultimodalNormalization(config)),
-        to_(model::MultimodalNormalization(config)),
         context_length_(config.multimodal->text.context_length) {
     for (size_t i = 0; i < config.vqa->answers.size(); ++i) {
       answer_ids_[config.vqa->answers[i]] = static_cast<int64_t>(i);
@@ -440,9 +431,9 @@ class Vqa : public Objective {
       auto answer = answer_ids_.find(qa.a);
       labels.push_back(answer == answer_ids_.end() ? -100 : answer->second);
     }
-    const torch::Tensor logits = model->VqaLogits(
-        batch.video, video::Renormalize(batch.video, from_, to_),
-        tokenizer_->Tokenize(questions, context_length_));
+    const torch::Tensor logits =
+        model->VqaLogits(model->MaskedVideo(batch.video), batch.video,
+                         tokenizer_->Tokenize(questions, context_length_));
     return CrossEntropy(logits, torch::tensor(labels, torch::kInt64), 0.0);
   }
   std::optional<EvalTask> eval_task() const override { return EvalTask::kVqa; }
@@ -450,7 +441,6 @@ class Vqa : public Objective {
  private:
   const Dataset* train_;
   const text::ClipTokenizer* tokenizer_;
-  video::Normalization from_, to_;
   int64_t context_length_;
   std::map<std::string, int64_t> answer_ids_;
 };
@@ -580,8 +570,14 @@ absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
     }
     case TrainingRecipe::kCaptioning:
       return std::make_unique<VideoText>(config, clips, tokenizer, 0.0, 1.0);
-    case TrainingRecipe::kLocalization:
-      return std::make_unique<Localization>(config, train);
+    case TrainingRecipe::kLocalization: {
+      // The windows evaluation and serving see.
+      absl::StatusOr<data::ClipLoaderOptions> windows =
+          LoaderOptions(config, internvideo::v1::DataConfig(), /*train=*/false,
+                        "recipe.model");
+      if (!windows.ok()) return windows.status();
+      return std::make_unique<Localization>(train, windows->clip);
+    }
     case TrainingRecipe::kVqa:
       return std::make_unique<Vqa>(config, train, tokenizer);
     default:

@@ -271,8 +271,10 @@ absl::StatusOr<TrainResult> Train(const TrainingRecipe& recipe,
     data_parallel = std::move(*created);
   }
 
-  data::ClipLoaderOptions loader_options =
+  absl::StatusOr<data::ClipLoaderOptions> cut =
       LoaderOptions(*config, recipe.train_data(), /*train=*/true);
+  if (!cut.ok()) return cut.status();
+  data::ClipLoaderOptions loader_options = *cut;
   loader_options.batch_size = recipe.global_batch_size() / world_size;
   loader_options.seed = recipe.seed();
   loader_options.rank = rank;

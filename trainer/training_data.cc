@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/data/synthworld_samples.h"
-#include "common/model/internvideo/window_features.h"
+#include "common/video/clip_spec.h"
 
 namespace iv::trainer {
 namespace {
@@ -61,11 +61,19 @@ std::vector<data::ClipSample> DatasetSamples(const Dataset& dataset) {
   return samples;
 }
 
-data::ClipLoaderOptions LoaderOptions(const model::InternVideoConfig& model,
-                                      const internvideo::v1::DataConfig& data,
-                                      bool train) {
-  data::ClipLoaderOptions options =
-      model::ModelClipOptions(model, data.sampling());
+absl::StatusOr<data::ClipLoaderOptions> LoaderOptions(
+    const model::InternVideoConfig& model,
+    const internvideo::v1::DataConfig& data, bool train,
+    absl::string_view field) {
+  // No limit on clips here: the loader takes one view per sample anyway.
+  absl::StatusOr<video::ClipSpec> clip = video::ResolveClipSpec(
+      model::ClipInputOf(model), data.sampling(), /*max_clips=*/1 << 20,
+      absl::StrCat(field, ".sampling"));
+  if (!clip.ok()) return clip.status();
+  data::ClipLoaderOptions options;
+  options.clip = *clip;
+  options.clip.num_clips = 1;
+  options.clip.three_crop = false;
   options.train = train;
   options.flip = train && data.horizontal_flip();
   options.workers = data.num_workers() > 0 ? data.num_workers() : 2;

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/data/clip_loader.h"
 #include "common/data/manifest.h"
 #include "common/model/internvideo/internvideo_model.h"
-#include "common/video/transforms.h"
 #include "protos/training.pb.h"
 
 namespace iv::trainer {
@@ -35,11 +35,14 @@ absl::StatusOr<Dataset> ReadDataset(const internvideo::v1::DataConfig& data,
 // (label -1, never flipped) per video.
 std::vector<data::ClipSample> DatasetSamples(const Dataset& dataset);
 
-// How clips are cut for `model` (common's ModelClipOptions with
-// `data.sampling` on top), plus the recipe's augmentation and workers.
-data::ClipLoaderOptions LoaderOptions(const model::InternVideoConfig& model,
-                                      const internvideo::v1::DataConfig& data,
-                                      bool train);
+// How clips are cut for `model`: the ClipSpec every service cuts with
+// (video::ResolveClipSpec of the model's ClipInputOf, `data.sampling` on
+// top) in one view per sample, plus the recipe's augmentation and workers.
+// INVALID_ARGUMENT naming `<field>.sampling.<name>`.
+absl::StatusOr<data::ClipLoaderOptions> LoaderOptions(
+    const model::InternVideoConfig& model,
+    const internvideo::v1::DataConfig& data, bool train,
+    absl::string_view field = "recipe.train_data");
 
 }  // namespace iv::trainer
 

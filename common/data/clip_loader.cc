@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/video/cut_clips.h"
 #include "common/video/decoder.h"
-#include "common/video/sampler.h"
 
 namespace iv::data {
 // SplitMix64's finalizer: spreads (seed, epoch, sample) into an engine seed
@@ -26,11 +26,18 @@ absl::Status CheckOptions(const ClipLoaderOptions& o, size_t num_samples) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
   };
   if (num_samples == 0) return bad("samples", "the dataset is empty");
-  if (o.num_frames <= 0) return bad("num_frames", "must be positive");
-  if (o.frame_interval <= 0) return bad("frame_interval", "must be positive");
-  if (o.crop_size <= 0) return bad("crop_size", "must be positive");
-  if (o.short_side != 0 && o.short_side < o.crop_size) {
-    return bad("short_side", "must be 0 or at least crop_size");
+  if (o.clip.num_frames <= 0) return bad("clip.num_frames", "must be positive");
+  if (o.clip.frame_interval <= 0) {
+    return bad("clip.frame_interval", "must be positive");
+  }
+  if (o.clip.crop_size <= 0) return bad("clip.crop_size", "must be positive");
+  if (o.clip.short_side < o.clip.crop_size) {
+    return bad("clip.short_side", "must be at least crop_size");
+  }
+  if (o.clip.num_clips != 1 || o.clip.three_crop) {
+    return bad("clip",
+               "the loader cuts one view per sample: num_clips 1, "
+               "centre crop");
   }
   if (o.batch_size <= 0) return bad("batch_size", "must be positive");
   if (o.workers <= 0) return bad("workers", "must be positive");
@@ -181,16 +188,12 @@ absl::StatusOr<std::pair<torch::Tensor, int64_t>> ClipLoader::LoadSample(
   absl::StatusOr<std::unique_ptr<video::VideoDecoder>> decoder =
       video::VideoDecoder::Open(sample.path);
   if (!decoder.ok()) return decoder.status();
-  const int64_t num_frames = (*decoder)->info().num_frames;
-  std::vector<int64_t> indices =
-      options_.sampler == FrameSampler::kUniform
-          ? video::UniformIndices(num_frames, options_.num_frames, mode, &rng)
-          : video::DenseClips(num_frames, options_.num_frames,
-                              options_.frame_interval, 1, mode, &rng)[0];
-  absl::StatusOr<torch::Tensor> frames = (*decoder)->DecodeFrames(indices);
-  if (!frames.ok()) return frames.status();
-
-  torch::Tensor clip = PrepareClip(*frames, options_, &rng);
+  const std::vector<std::vector<int64_t>> indices = video::ClipFrameIndices(
+      options_.clip, (*decoder)->info().num_frames, mode, &rng);
+  absl::StatusOr<torch::Tensor> clips = video::CutClips(
+      **decoder, indices, options_.clip, options_.train ? &rng : nullptr);
+  if (!clips.ok()) return clips.status();
+  torch::Tensor clip = (*clips)[0];
   int64_t label = sample.label;
   // After normalization: a mirror commutes with the per-channel transform.
   if (options_.train && options_.flip && sample.flipped_label >= 0 &&
@@ -199,17 +202,6 @@ absl::StatusOr<std::pair<torch::Tensor, int64_t>> ClipLoader::LoadSample(
     label = sample.flipped_label;
   }
   return std::make_pair(clip, label);
-}
-
-torch::Tensor PrepareClip(const torch::Tensor& frames,
-                          const ClipLoaderOptions& options,
-                          std::mt19937_64* rng) {
-  torch::Tensor clip = video::ToFloatClip(frames);
-  clip = video::ResizeShortSide(
-      clip, options.short_side > 0 ? options.short_side : options.crop_size);
-  clip = options.train ? video::RandomCrop(clip, options.crop_size, rng)
-                       : video::CenterCrop(clip, options.crop_size);
-  return video::Normalize(clip, options.normalization).contiguous();
 }
 
 }  // namespace iv::data

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/video/transforms.h"
+#include "common/video/clip_spec.h"
 
 namespace iv::data {
 
@@ -47,17 +47,13 @@ struct ClipSample {
 // (per-step masks, caption picks), derives from one of these.
 uint64_t MixSeed(uint64_t seed, int64_t epoch, int64_t sample);
 
-enum class FrameSampler { kUniform, kDense };
-
 struct ClipLoaderOptions {
-  int num_frames = 16;
-  FrameSampler sampler = FrameSampler::kUniform;
-  int frame_interval = 4;  // kDense only
-  // Frames are resized so their short side is `short_side` (0 = crop_size),
-  // then cropped to crop_size: randomly in training, centred otherwise.
-  int short_side = 0;
-  int crop_size = 224;
-  video::Normalization normalization = video::kImageNetNormalization;
+  // How each sample's clip is cut (ResolveClipSpec of the model's
+  // ClipInputOf and the recipe's sampling): one view per sample, so
+  // num_clips 1 and no three crops (mmaction2's validation pipeline;
+  // multi-view testing is the services'). Training draws the clip's frames
+  // and its crop at random.
+  video::ClipSpec clip;
   // Training: shuffle, random offsets and crops, drop the last partial batch.
   bool train = false;
   // Training only: mirror half of the samples whose flipped_label is set.
@@ -79,13 +75,6 @@ struct ClipBatch {
   torch::Tensor labels;             // int64 [B]
   std::vector<int64_t> sample_ids;  // positions in the dataset
 };
-
-// Decoded frames uint8 [T, H, W, 3] as the loader shapes a clip: short side
-// resized, cropped (at random from `rng` in training, else centred) and
-// normalized -> float [3, T, crop_size, crop_size].
-torch::Tensor PrepareClip(const torch::Tensor& frames,
-                          const ClipLoaderOptions& options,
-                          std::mt19937_64* rng = nullptr);
 
 class ClipLoader {
  public:

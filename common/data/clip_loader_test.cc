@@ -44,10 +44,11 @@ class ClipLoaderTest : public testing::Test {
 
   static ClipLoaderOptions Options() {
     ClipLoaderOptions options;
-    options.num_frames = 4;
-    options.crop_size = 32;
+    options.clip.num_frames = 4;
+    options.clip.short_side = 32;
+    options.clip.crop_size = 32;
     options.batch_size = 4;
-    options.normalization = {{0, 0, 0}, {1, 1, 1}};  // keep [0, 1] levels
+    options.clip.normalization = {{0, 0, 0}, {1, 1, 1}};  // keep [0, 1] levels
     return options;
   }
 
@@ -193,6 +194,10 @@ TEST_F(ClipLoaderTest, ErrorsNameTheProblem) {
   bad.rank = 3;
   EXPECT_EQ(ClipLoader::Create(Samples(), bad).status().code(),
             absl::StatusCode::kInvalidArgument);
+  bad = Options();
+  bad.clip.three_crop = true;
+  EXPECT_EQ(ClipLoader::Create(Samples(), bad).status().message().substr(0, 6),
+            "clip: ");
   EXPECT_EQ(ClipLoader::Create({}, Options()).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

@@ -52,7 +52,7 @@ struct ModelSnapshot {
   // SHA-256 of the weights file, as GetModelInfo reports it (never a path).
   std::string weights_sha256;
   // What one input clip is (model::ClipInputOf).
-  model::ClipInput input;
+  video::ClipInput input;
 
   // The multimodal encoder (InternVideo's CLIP).
   model::InternVideoClip& multimodal() const {

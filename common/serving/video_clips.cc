@@ -6,52 +6,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/serving/status.h"
+#include "common/video/clip_spec.h"
+#include "common/video/cut_clips.h"
 #include "common/video/sampler.h"
-#include "common/video/transforms.h"
 
 namespace iv::serving {
 namespace {
 
-using internvideo::v1::ClipSampling;
-
 // Slack for frame times that land exactly on a boundary.
 constexpr double kEpsilon = 1e-9;
-
-// The first of `values` that is positive, else `fallback`.
-int FirstSet(std::initializer_list<int> values, int fallback) {
-  for (int value : values) {
-    if (value > 0) return value;
-  }
-  return fallback;
-}
-
-// INVALID_ARGUMENT naming the field: a negative size or count, or an enum
-// value this server does not know.
-absl::Status CheckSamplingFields(const ClipSampling& sampling) {
-  for (const auto& [field, value] :
-       {std::pair{"num_frames", sampling.num_frames()},
-        std::pair{"frame_interval", sampling.frame_interval()},
-        std::pair{"num_clips", sampling.num_clips()},
-        std::pair{"short_side", sampling.short_side()},
-        std::pair{"crop_size", sampling.crop_size()}}) {
-    if (value < 0) {
-      return InvalidField(absl::StrCat("sampling.", field),
-                          absl::StrCat("must be >= 0, got ", value));
-    }
-  }
-  // Open proto enums carry any number; one this server does not know would
-  // otherwise fall back to a default silently.
-  for (const auto& [field, known] :
-       {std::pair{"mode", ClipSampling::Mode_IsValid(sampling.mode())},
-        std::pair{"crop", ClipSampling::Crop_IsValid(sampling.crop())},
-        std::pair{"resize", ClipSampling::Resize_IsValid(sampling.resize())}}) {
-    if (!known) {
-      return InvalidField(absl::StrCat("sampling.", field),
-                          "unknown value; see ClipSampling in common.proto");
-    }
-  }
-  return absl::OkStatus();
-}
 
 // The frames [begin, end) and times [start_s, end_s) of the part of the
 // video a request uses (`video.segment`, or all of it).
@@ -93,28 +56,10 @@ absl::StatusOr<Span> RequestedSpan(const internvideo::v1::VideoSource& source,
 }
 
 // Frame indices of the whole-video clips within `span`.
-std::vector<std::vector<int64_t>> VideoClipIndices(const Sampling& sampling,
+std::vector<std::vector<int64_t>> VideoClipIndices(const video::ClipSpec& spec,
                                                    const Span& span) {
-  const int64_t count = span.end - span.begin;
-  std::vector<std::vector<int64_t>> clips;
-  if (sampling.linspace) {
-    clips = {video::LinspaceIndices(count, sampling.num_frames)};
-  } else if (sampling.dense) {
-    clips =
-        video::DenseClips(count, sampling.num_frames, sampling.frame_interval,
-                          sampling.num_clips, video::SampleMode::kTest);
-  } else {
-    // Uniform sampling of num_clips equal parts, one clip each.
-    for (int c = 0; c < sampling.num_clips; ++c) {
-      const int64_t first = c * count / sampling.num_clips;
-      const int64_t last =
-          std::max(first + 1, (c + 1) * count / sampling.num_clips);
-      std::vector<int64_t> clip = video::UniformIndices(
-          last - first, sampling.num_frames, video::SampleMode::kTest);
-      for (int64_t& index : clip) index += first;
-      clips.push_back(std::move(clip));
-    }
-  }
+  std::vector<std::vector<int64_t>> clips =
+      video::ClipFrameIndices(spec, span.end - span.begin);
   for (std::vector<int64_t>& clip : clips) {
     for (int64_t& index : clip) index += span.begin;
   }
@@ -124,7 +69,7 @@ std::vector<std::vector<int64_t>> VideoClipIndices(const Sampling& sampling,
 // The sliding windows of `request.windows` over `span`, at most
 // `max_windows` of them.
 absl::StatusOr<std::vector<video::Window>> Windows(
-    const ClipRequest& request, const Sampling& sampling,
+    const ClipRequest& request, const video::ClipSpec& spec,
     const video::VideoDecoder& decoder, const Span& span, int64_t max_windows) {
   double window =
       request.windows->window_s() == 0 ? 2.0 : request.windows->window_s();
@@ -142,7 +87,7 @@ absl::StatusOr<std::vector<video::Window>> Windows(
     times.push_back(all_times[i] - span.start_s);
   }
   absl::StatusOr<std::vector<video::Window>> windows = video::SlidingWindows(
-      times, length, window, stride, sampling.num_frames, max_windows);
+      times, length, window, stride, spec.num_frames, max_windows);
   if (!windows.ok()) {
     const absl::Status& status = windows.status();
     return absl::Status(
@@ -168,14 +113,13 @@ absl::StatusOr<std::vector<video::Window>> Windows(
 // (and their parts). A 2-frame 8192x8 video asked for a 4096 short side would
 // otherwise allocate terabytes.
 absl::Status CheckMemory(const video::VideoInfo& info, int64_t decoded,
-                         int64_t rows, const Sampling& sampling,
+                         int64_t rows, const video::ClipSpec& spec,
                          const ClipLimits& limits) {
   const double pixels = static_cast<double>(info.width) * info.height;
   const auto [height, width] = video::ShortSideSize(
-      info.height, info.width, sampling.short_side, sampling.resize);
-  const double frames = sampling.num_frames;
-  const double crop =
-      static_cast<double>(sampling.crop_size) * sampling.crop_size;
+      info.height, info.width, spec.short_side, spec.resize);
+  const double frames = spec.num_frames;
+  const double crop = static_cast<double>(spec.crop_size) * spec.crop_size;
   constexpr double kFloatRgb = 3 * sizeof(float);
   const double bytes =
       decoded * pixels * 3 + pixels * kFloatRgb +
@@ -187,35 +131,11 @@ absl::Status CheckMemory(const video::VideoInfo& info, int64_t decoded,
   return absl::ResourceExhaustedError(absl::StrFormat(
       "video: the request needs %.0f MiB for its frames (%d decoded frames of "
       "%dx%d, resized to %dx%d, %d rows of %d frames at %dx%d), above the "
-      "server's limit of %d MiB; use a smaller sampling.short_side or "
-      "sampling.crop_size, fewer clips or windows, or a smaller video",
+      "server's limit of %d MiB; use a smaller spec.short_side or "
+      "spec.crop_size, fewer clips or windows, or a smaller video",
       bytes / (1 << 20), decoded, info.width, info.height, width, height, rows,
-      sampling.num_frames, sampling.crop_size, sampling.crop_size,
+      spec.num_frames, spec.crop_size, spec.crop_size,
       limits.max_request_bytes >> 20));
-}
-
-// uint8 frames [T, H, W, 3] -> float [3, T, H', W'] resized by their short
-// side, one frame at a time: only one native-size float frame is held, not
-// T of them (the same pixels: frames are resized independently).
-torch::Tensor ResizedClip(const torch::Tensor& frames,
-                          const Sampling& sampling) {
-  std::vector<torch::Tensor> resized;
-  for (int64_t t = 0; t < frames.size(0); ++t) {
-    resized.push_back(video::ResizeFrames(
-        frames.narrow(0, t, 1), sampling.short_side, sampling.resize));
-  }
-  return torch::cat(resized, 1);
-}
-
-video::Resize ResizeOf(ClipSampling::Resize resize) {
-  switch (resize) {
-    case ClipSampling::RESIZE_PILLOW_BILINEAR:
-      return video::Resize::kPillowBilinear;
-    case ClipSampling::RESIZE_OPENCV_BILINEAR:
-      return video::Resize::kOpenCvBilinear;
-    default:
-      return video::Resize::kBilinear;
-  }
 }
 
 internvideo::v1::VideoInfo InfoProto(const video::VideoInfo& info) {
@@ -233,90 +153,30 @@ internvideo::v1::VideoInfo InfoProto(const video::VideoInfo& info) {
 
 }  // namespace
 
-absl::StatusOr<Sampling> ResolveSampling(const ClipSampling& request,
-                                         const ModelSnapshot& model,
-                                         const ClipLimits& limits) {
-  if (absl::Status s = CheckSamplingFields(request); !s.ok()) return s;
-  const ClipSampling& defaults = model.input.sampling;
-  Sampling sampling;
-  sampling.num_frames = model.input.num_frames;
-  if (request.num_frames() > 0 && request.num_frames() != sampling.num_frames) {
-    return InvalidField(
-        "sampling.num_frames",
-        absl::StrCat("the model takes ", sampling.num_frames,
-                     " frames per clip, got ", request.num_frames()));
-  }
-  const ClipSampling::Mode mode =
-      request.mode() != ClipSampling::MODE_UNSPECIFIED ? request.mode()
-                                                       : defaults.mode();
-  sampling.dense = mode == ClipSampling::MODE_DENSE;
-  sampling.linspace = mode == ClipSampling::MODE_LINSPACE;
-  sampling.resize = ResizeOf(
-      request.resize() != ClipSampling::RESIZE_UNSPECIFIED ? request.resize()
-                                                           : defaults.resize());
-  sampling.frame_interval =
-      FirstSet({request.frame_interval(), defaults.frame_interval()}, 4);
-  sampling.num_clips = FirstSet({request.num_clips(), defaults.num_clips()}, 1);
-  if (sampling.linspace && sampling.num_clips > 1) {
-    return InvalidField(
-        "sampling.num_clips",
-        absl::StrCat("MODE_LINSPACE takes one clip, got ", sampling.num_clips));
-  }
-  if (sampling.num_clips > limits.max_clips) {
-    return InvalidField(
-        "sampling.num_clips",
-        absl::StrCat(sampling.num_clips, " is above the server's limit of ",
-                     limits.max_clips));
-  }
-  const ClipSampling::Crop crop =
-      request.crop() != ClipSampling::CROP_UNSPECIFIED ? request.crop()
-                                                       : defaults.crop();
-  sampling.three_crop = crop == ClipSampling::CROP_THREE;
-  sampling.crop_size =
-      FirstSet({request.crop_size(), defaults.crop_size()}, model.input.size);
-  if (sampling.crop_size % model.input.patch_size != 0 ||
-      sampling.crop_size > 1024) {
-    return InvalidField(
-        "sampling.crop_size",
-        absl::StrCat("must be a multiple of the model's patch size ",
-                     model.input.patch_size, " up to 1024, got ",
-                     sampling.crop_size));
-  }
-  sampling.short_side = FirstSet({request.short_side(), defaults.short_side()},
-                                 sampling.crop_size);
-  if (sampling.short_side < sampling.crop_size || sampling.short_side > 4096) {
-    return InvalidField(
-        "sampling.short_side",
-        absl::StrCat("must be in [crop_size = ", sampling.crop_size,
-                     ", 4096], got ", sampling.short_side));
-  }
-  return sampling;
-}
-
 absl::StatusOr<VideoClips> CutVideoClips(video::VideoDecoder& decoder,
                                          const ClipRequest& request,
                                          const ModelSnapshot& model,
                                          const ClipLimits& limits) {
-  absl::StatusOr<Sampling> sampling =
-      ResolveSampling(request.sampling, model, limits);
-  if (!sampling.ok()) return sampling.status();
+  absl::StatusOr<video::ClipSpec> spec =
+      video::ResolveClipSpec(model.input, request.sampling, limits.max_clips);
+  if (!spec.ok()) return spec.status();
   absl::StatusOr<Span> span = RequestedSpan(request.video, decoder);
   if (!span.ok()) return span.status();
 
   std::vector<std::vector<int64_t>> clips;
   if (request.whole_video) {
-    clips = VideoClipIndices(*sampling, *span);
+    clips = VideoClipIndices(*spec, *span);
   }
   VideoClips result;
   result.info = InfoProto(decoder.info());
-  result.views = sampling->three_crop ? 3 : 1;
+  result.views = spec->views_per_clip();
   result.video_rows = static_cast<int64_t>(clips.size()) * result.views;
   if (request.windows) {
     // The rows left after the whole video's bound the window count.
     const int64_t max_windows = std::max<int64_t>(
         limits.max_rows / result.views - static_cast<int64_t>(clips.size()), 0);
     absl::StatusOr<std::vector<video::Window>> windows =
-        Windows(request, *sampling, decoder, *span, max_windows);
+        Windows(request, *spec, decoder, *span, max_windows);
     if (!windows.ok()) return windows.status();
     for (video::Window& window : *windows) {
       internvideo::v1::TemporalSegment segment;
@@ -335,34 +195,19 @@ absl::StatusOr<VideoClips> CutVideoClips(video::VideoDecoder& decoder,
         ".stride_s or a shorter video.segment"));
   }
 
-  // Each frame is decoded once, and every byte the request will hold is
-  // counted first.
-  const video::FramePlan plan = video::PlanFrames(clips);
-  if (absl::Status s = CheckMemory(decoder.info(), plan.frames.size(), rows,
-                                   *sampling, limits);
+  // Every byte the request will hold is counted before anything is decoded.
+  if (absl::Status s =
+          CheckMemory(decoder.info(), video::PlanFrames(clips).frames.size(),
+                      rows, *spec, limits);
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<torch::Tensor> frames = decoder.DecodeFrames(plan.frames);
-  if (!frames.ok()) {
-    return absl::Status(frames.status().code(),
-                        absl::StrCat("video: ", frames.status().message()));
+  absl::StatusOr<torch::Tensor> cut = video::CutClips(decoder, clips, *spec);
+  if (!cut.ok()) {
+    return absl::Status(cut.status().code(),
+                        absl::StrCat("video: ", cut.status().message()));
   }
-  std::vector<torch::Tensor> out;
-  for (const std::vector<int64_t>& rows_of_clip : plan.rows) {
-    const torch::Tensor resized = ResizedClip(
-        frames->index_select(0, torch::tensor(rows_of_clip, torch::kInt64)),
-        *sampling);
-    std::vector<torch::Tensor> views =
-        sampling->three_crop
-            ? video::ThreeCrop(resized, sampling->crop_size)
-            : std::vector<torch::Tensor>{video::CenterCrop(
-                  resized, sampling->crop_size, sampling->resize)};
-    for (const torch::Tensor& view : views) {
-      out.push_back(video::Normalize(view, model.input.normalization));
-    }
-  }
-  result.rows = torch::stack(out);
+  result.rows = *std::move(cut);
   return result;
 }
 

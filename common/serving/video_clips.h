@@ -1,9 +1,9 @@
-// From a decoded video to a model's input rows: the whole video's clips
+// From a request's video to a model's input rows: the whole video's clips
 // (num_clips x crops) and, with sliding windows, one clip per window
-// (x crops), every row normalized as the model's multimodal encoder wants
-// [3, T, S, S]. Frames are chosen by common/video's samplers in test mode
-// (centred) and cut by its transforms, as the trainer's evaluation cuts
-// them.
+// (x crops), each row [3, T, S, S] as the model's ClipInputOf says. The
+// clips are cut by the one clip pipeline (common/video/clip_spec.h) in
+// test mode, as the trainer's evaluation cuts them; what is the services'
+// own is the request's span, its windows and its limits.
 #ifndef COMMON_SERVING_VIDEO_CLIPS_H_
 #define COMMON_SERVING_VIDEO_CLIPS_H_
 
@@ -17,7 +17,6 @@
 #include "absl/status/statusor.h"
 #include "common/serving/model_registry.h"
 #include "common/video/decoder.h"
-#include "common/video/transforms.h"
 #include "protos/common.pb.h"
 
 namespace iv::serving {
@@ -28,24 +27,6 @@ struct ClipLimits {
   // Frame memory of one request: decoded frames, resized clips, model rows.
   int64_t max_request_bytes = int64_t{1} << 30;
 };
-
-// A request's ClipSampling with every default filled in from the model.
-struct Sampling {
-  bool dense = false;
-  bool linspace = false;
-  int num_frames = 0;
-  int frame_interval = 4;
-  int num_clips = 1;
-  bool three_crop = false;
-  int short_side = 0;
-  int crop_size = 0;
-  video::Resize resize = video::Resize::kBilinear;
-};
-
-// INVALID_ARGUMENT naming the field (`sampling.num_frames`, ...).
-absl::StatusOr<Sampling> ResolveSampling(
-    const internvideo::v1::ClipSampling& request, const ModelSnapshot& model,
-    const ClipLimits& limits);
 
 struct VideoClips {
   torch::Tensor rows;      // [N, 3, T, S, S]
@@ -68,9 +49,10 @@ struct ClipRequest {
   std::string windows_field = "segments";
 };
 
-// Checks the request's fields (sampling, windows, video.segment), picks the
-// frames, decodes them and cuts the rows. RESOURCE_EXHAUSTED when the
-// request would need more than max_rows rows.
+// Checks the request's fields (sampling through video::ResolveClipSpec,
+// windows, video.segment), picks the frames, decodes them and cuts the
+// rows. RESOURCE_EXHAUSTED when the request would need more than max_rows
+// rows or max_request_bytes of frames.
 absl::StatusOr<VideoClips> CutVideoClips(video::VideoDecoder& decoder,
                                          const ClipRequest& request,
                                          const ModelSnapshot& model,

@@ -169,8 +169,9 @@ absl::Status BenchLoader(const DecodeBenchmarkOptions& options) {
     std::vector<double> rates;
     for (int workers : {1, 2}) {
       data::ClipLoaderOptions loader_options;
-      loader_options.num_frames = shape.frames;
-      loader_options.crop_size = shape.side;
+      loader_options.clip.num_frames = shape.frames;
+      loader_options.clip.short_side = shape.side;
+      loader_options.clip.crop_size = shape.side;
       loader_options.train = true;
       loader_options.batch_size = 8;
       loader_options.workers = workers;

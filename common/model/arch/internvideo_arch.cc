@@ -120,7 +120,7 @@ class LoadedInternVideoModel : public LoadedModel {
   }
 
   InternVideoModel model_;
-  const ClipInput input_;
+  const video::ClipInput input_;
   std::optional<int64_t> tokenizer_vocab_size_;
 };
 

@@ -107,8 +107,8 @@ video::Normalization MaskedNormalization(const InternVideoConfig& config) {
                                : video::kImageNetNormalization;
 }
 
-ClipInput ClipInputOf(const InternVideoConfig& config) {
-  ClipInput input;
+video::ClipInput ClipInputOf(const InternVideoConfig& config) {
+  video::ClipInput input;
   if (config.multimodal) {
     const ClipVisionOptions& vision = config.multimodal->vision;
     input.num_frames = static_cast<int>(vision.num_frames);
@@ -154,6 +154,20 @@ absl::StatusOr<InternVideoConfig> ResolveInternVideoConfig(
   if (!config.masked_encoder && !config.multimodal) {
     return absl::InvalidArgumentError(
         "model: has no encoder (set masked_encoder or multimodal_encoder)");
+  }
+  // The platform cuts one clip for both encoders (ClipInputOf).
+  if (config.masked_encoder && config.multimodal &&
+      (config.masked_encoder->num_frames !=
+           config.multimodal->vision.num_frames ||
+       config.masked_encoder->img_size !=
+           config.multimodal->vision.input_resolution)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.masked_encoder: reads ", config.masked_encoder->num_frames,
+        " frames of ", config.masked_encoder->img_size,
+        " px but multimodal_encoder.vision ",
+        config.multimodal->vision.num_frames, " of ",
+        config.multimodal->vision.input_resolution,
+        " px; both encoders read the same clip, so make them equal"));
   }
   if (proto.has_cma()) {
     if (!config.masked_encoder || !config.multimodal) {
@@ -300,7 +314,8 @@ torch::Tensor InternVideoModelImpl::VideoEmbeds(
 torch::Tensor InternVideoModelImpl::MaskedVideo(
     const torch::Tensor& clips) const {
   if (!config_.masked_encoder) return torch::Tensor();
-  return video::Renormalize(clips, ClipInputOf(config_).normalization,
+  if (!config_.multimodal) return clips;  // cut for the masked encoder
+  return video::Renormalize(clips, MultimodalNormalization(config_),
                             config_.masked_encoder->normalization);
 }
 

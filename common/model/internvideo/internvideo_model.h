@@ -35,6 +35,7 @@
 #include "common/model/videomae/config.h"
 #include "common/model/videomae/pretrain.h"
 #include "common/model/videomae/vision_transformer.h"
+#include "common/video/clip_spec.h"
 #include "common/video/transforms.h"
 #include "protos/model_config.pb.h"
 #include "protos/training.pb.h"
@@ -73,15 +74,9 @@ video::Normalization MultimodalNormalization(const InternVideoConfig& config);
 // What one input clip of the model is: the multimodal encoder's frames, size
 // and pixel normalization when the model has that encoder (the masked
 // encoder then reads the same frames, renormalized: MaskedVideo), else the
-// masked encoder's. Services and `iv model forward` feed clips so.
-struct ClipInput {
-  int num_frames = 0;
-  int size = 0;        // side of the square frames, in pixels
-  int patch_size = 0;  // other sizes must be multiples of it
-  video::Normalization normalization = video::kClipNormalization;
-  internvideo::v1::ClipSampling sampling;  // the encoder's defaults
-};
-ClipInput ClipInputOf(const InternVideoConfig& config);
+// masked encoder's. Every clip the platform cuts for the model is resolved
+// from it (video::ResolveClipSpec).
+video::ClipInput ClipInputOf(const InternVideoConfig& config);
 
 // The multimodal encoder's tokens as cross-model attention reads them: the
 // video-level feature (the global branch's balanced class token) first, then
