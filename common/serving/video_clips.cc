@@ -131,8 +131,8 @@ absl::Status CheckMemory(const video::VideoInfo& info, int64_t decoded,
   return absl::ResourceExhaustedError(absl::StrFormat(
       "video: the request needs %.0f MiB for its frames (%d decoded frames of "
       "%dx%d, resized to %dx%d, %d rows of %d frames at %dx%d), above the "
-      "server's limit of %d MiB; use a smaller spec.short_side or "
-      "spec.crop_size, fewer clips or windows, or a smaller video",
+      "server's limit of %d MiB; use a smaller sampling.short_side or "
+      "sampling.crop_size, fewer clips or windows, or a smaller video",
       bytes / (1 << 20), decoded, info.width, info.height, width, height, rows,
       spec.num_frames, spec.crop_size, spec.crop_size,
       limits.max_request_bytes >> 20));
