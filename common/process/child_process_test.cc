@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/testing/process_ended.h"
 #include "common/testing/temp_dir.h"
 
 namespace iv::process {
@@ -49,19 +50,6 @@ pid_t ReadPid(const std::string& path) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   return 0;
-}
-
-// Whether `pid` has ended: gone, or a zombie nobody reaped (a container's
-// init may never reap the orphans it adopts).
-bool Ends(pid_t pid) {
-  const std::string stat = absl::StrCat("/proc/", pid, "/stat");
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline) {
-    const std::string text = ReadFile(stat);
-    if (text.empty() || text.find(") Z ") != std::string::npos) return true;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return false;
 }
 
 TEST(SpawnTest, WritesToTheLogWithTheAddedEnvironmentAndReturnsTheStatus) {
@@ -154,7 +142,7 @@ TEST(ChildProcessTest, SignalReachesTheWholeProcessGroup) {
   EXPECT_EQ(WTERMSIG(*status), SIGTERM);
   EXPECT_THAT(DescribeWaitStatus(*status),
               HasSubstr(absl::StrCat("was killed by signal ", SIGTERM)));
-  EXPECT_TRUE(Ends(grandchild));
+  EXPECT_TRUE(test::WaitUntilEnded(grandchild));
 }
 
 TEST(ChildProcessTest, SignalStopsWhatAReapedLeaderLeftInItsGroup) {
@@ -168,7 +156,7 @@ TEST(ChildProcessTest, SignalStopsWhatAReapedLeaderLeftInItsGroup) {
   const pid_t grandchild = ReadPid(pid_file);
   ASSERT_GT(grandchild, 0);
   child.Signal(SIGKILL);
-  EXPECT_TRUE(Ends(grandchild));
+  EXPECT_TRUE(test::WaitUntilEnded(grandchild));
 }
 
 TEST(ChildProcessTest, DiesWithTheThreadThatSpawnedIt) {

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "common/process/command.h"
 #include "common/serving/connection.h"
+#include "common/testing/process_ended.h"
 #include "third_party/grpc_health/health.grpc.pb.h"
 
 namespace iv::test {
@@ -93,13 +94,7 @@ absl::StatusOr<ServingServer> StartServing(const std::string& command_line,
 
 void StopServerProcess(const ServerProcess& server, int signal) {
   kill(server.pid, signal);
-  const std::string stat = absl::StrCat("/proc/", server.pid, "/stat");
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline) {
-    const std::string text = ReadTextFile(stat);
-    if (text.empty() || absl::StrContains(text, ") Z ")) return;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  WaitUntilEnded(server.pid);
 }
 
 }  // namespace iv::test

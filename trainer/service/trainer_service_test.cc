@@ -22,6 +22,7 @@
 #include "common/process/command.h"
 #include "common/serving/connection.h"
 #include "common/serving/server.h"
+#include "common/testing/process_ended.h"
 #include "common/testing/temp_dir.h"
 #include "google/protobuf/text_format.h"
 #include "nlohmann/json.hpp"
@@ -534,19 +535,15 @@ TEST_F(TrainerServiceTest, SubmitSurvivesKillDashNine) {
     return std::pair{TrainerService::NewStub(connection->channel()),
                      *connection};
   };
-  auto gone = [](int pid) {
-    const std::string stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
-    return stat.empty() || absl::StrContains(stat, ") Z ");
-  };
   // Processes whose command line names the job's recipe: its workers.
-  auto workers = [this, &gone] {
+  auto workers = [this] {
     int count = 0;
     for (const auto& item : fs::directory_iterator("/proc")) {
       const std::string name = item.path().filename().string();
       if (name.find_first_not_of("0123456789") != std::string::npos) continue;
       std::string cmdline = ReadFile(item.path().string() + "/cmdline");
       if (absl::StrContains(cmdline, root_ + "/jobs/durable/") &&
-          !gone(std::stoi(name))) {
+          !test::ProcessEnded(std::stoi(name))) {
         ++count;
       }
     }
@@ -573,10 +570,11 @@ TEST_F(TrainerServiceTest, SubmitSurvivesKillDashNine) {
   }
   kill(pid, SIGKILL);
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while ((!gone(pid) || workers() > 0) && absl::Now() < deadline) {
+  while ((!test::ProcessEnded(pid) || workers() > 0) &&
+         absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(50));
   }
-  EXPECT_TRUE(gone(pid));
+  EXPECT_TRUE(test::ProcessEnded(pid));
   EXPECT_EQ(workers(), 0);
 
   auto [pid2, port2] =
