@@ -8,11 +8,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/data/synthworld_samples.h"
 #include "common/data/synthworld_vocabulary.h"
 #include "common/data/window_features.h"
 #include "common/model/multimodal/caption_generation.h"
+#include "trainer/task_plugin.h"
 #include "trainer/training_data.h"
 
 namespace iv::trainer {
@@ -47,62 +49,7 @@ void AddRecalls(const torch::Tensor& similarity,
   }
 }
 
-constexpr std::pair<EvalTask, const char*> kTaskNames[] = {
-    {EvalTask::kRecognition, "recognition"},
-    {EvalTask::kRetrieval, "retrieval"},
-    {EvalTask::kLocalization, "localization"},
-    {EvalTask::kVqa, "vqa"},
-    {EvalTask::kCaption, "caption"}};
-
-// FAILED_PRECONDITION naming what `model` lacks for `task`.
-absl::Status CheckModelFor(model::InternVideoModel& model, EvalTask task,
-                           const text::ClipTokenizer* tokenizer) {
-  const model::InternVideoConfig& config = model->config();
-  std::string missing;
-  switch (task) {
-    case EvalTask::kRecognition:
-      if (!model->masked_encoder()) missing = "a finetuned masked encoder";
-      break;
-    case EvalTask::kRetrieval:
-      if (!config.multimodal) missing = "a multimodal encoder";
-      break;
-    case EvalTask::kLocalization:
-      if (!config.localization) missing = "a localization head";
-      break;
-    case EvalTask::kVqa:
-      if (!config.vqa) missing = "a VQA head";
-      break;
-    case EvalTask::kCaption:
-      if (!config.multimodal || !config.multimodal->caption_decoder) {
-        missing = "a caption decoder";
-      }
-      break;
-  }
-  const bool reads_text = task == EvalTask::kRetrieval ||
-                          task == EvalTask::kVqa || task == EvalTask::kCaption;
-  if (missing.empty() && reads_text && tokenizer == nullptr) {
-    missing = "a tokenizer vocabulary";
-  }
-  if (missing.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrCat(EvalTaskName(task), ": the model has no ", missing));
-}
-
 }  // namespace
-
-std::string EvalTaskName(EvalTask task) {
-  for (const auto& [value, name] : kTaskNames) {
-    if (value == task) return name;
-  }
-  return "";
-}
-
-std::optional<EvalTask> ParseEvalTask(const std::string& name) {
-  for (const auto& [value, task_name] : kTaskNames) {
-    if (name == task_name) return value;
-  }
-  return std::nullopt;
-}
 
 Metrics RecognitionMetrics(const torch::Tensor& logits,
                            const torch::Tensor& labels) {
@@ -313,53 +260,280 @@ Metrics CaptionMetrics(const std::vector<std::string>& generated,
   return metrics;
 }
 
-absl::StatusOr<Metrics> Evaluate(
-    model::InternVideoModel& model, EvalTask task, const Dataset& data,
-    const text::ClipTokenizer* tokenizer, const EvalOptions& eval,
-    const std::function<void(int64_t, int64_t)>& on_batch) {
-  const int batch_size = eval.batch_size;
-  const model::InternVideoConfig& config = model->config();
-  if (absl::Status s = CheckModelFor(model, task, tokenizer); !s.ok()) {
-    return s;
+namespace {
+
+class RecognitionEvaluator : public ClipEvaluator {
+ public:
+  explicit RecognitionEvaluator(model::InternVideoModel model)
+      : model_(std::move(model)) {}
+  absl::Status Add(const data::ClipBatch& batch,
+                   const torch::Tensor& masked_video,
+                   const torch::Tensor& multimodal_video) override {
+    logits_.push_back(
+        model_->RecognitionLogits(masked_video, multimodal_video));
+    labels_.push_back(batch.labels);
+    return absl::OkStatus();
   }
-  absl::StatusOr<data::ClipLoaderOptions> cut =
-      LoaderOptions(config, internvideo::v1::DataConfig(), /*train=*/false);
-  if (!cut.ok()) return cut.status();
-  data::ClipLoaderOptions options = *cut;
-  options.batch_size = batch_size;
-  const bool was_training = model->is_training();
-  model->eval();
-  torch::NoGradGuard no_grad;
-  if (task == EvalTask::kLocalization) {
-    std::vector<std::vector<model::Segment>> predictions, truth;
-    for (const data::UntrimmedVideo& video : data.videos) {
-      absl::StatusOr<data::WindowFeatures> windows =
-          data::ComputeWindowFeatures(model, video.path, options.clip,
-                                      batch_size);
-      if (!windows.ok()) return windows.status();
-      const model::LocalizationOutput out =
-          model->localization_head()->forward(windows->features.unsqueeze(0));
-      predictions.push_back(model::DecodeSegments(
-          out.class_logits[0], out.offsets[0], windows->centres_s,
-          config.localization->stride_s, windows->duration_s));
-      truth.emplace_back();
-      for (const data::ActionSegment& segment : video.segments) {
-        truth.back().push_back(
-            {segment.start_s, segment.end_s, segment.action_id, 1.0});
-      }
-      if (on_batch) on_batch(predictions.size(), data.videos.size());
-    }
-    model->train(was_training);
-    return LocalizationMetrics(predictions, truth);
+  absl::StatusOr<Metrics> Finish() override {
+    return RecognitionMetrics(torch::cat(logits_).to(torch::kFloat32),
+                              torch::cat(labels_));
   }
 
+ private:
+  model::InternVideoModel model_;
+  std::vector<torch::Tensor> logits_, labels_;
+};
+
+// One query text per clip (its canonical caption), against every clip.
+class RetrievalEvaluator : public ClipEvaluator {
+ public:
+  RetrievalEvaluator(model::InternVideoModel model, const Dataset& data,
+                     const text::ClipTokenizer& tokenizer, int batch_size)
+      : model_(std::move(model)),
+        data_(data),
+        tokenizer_(tokenizer),
+        batch_size_(batch_size) {}
+  absl::Status Add(const data::ClipBatch&, const torch::Tensor& masked_video,
+                   const torch::Tensor& multimodal_video) override {
+    video_.push_back(torch::nn::functional::normalize(
+        model_->VideoEmbeds(masked_video, multimodal_video),
+        torch::nn::functional::NormalizeFuncOptions().dim(1)));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<Metrics> Finish() override {
+    std::vector<std::string> keys, texts;
+    for (const data::TrimmedClip& clip : data_.clips) {
+      keys.push_back(ClipKey(clip));
+      texts.push_back(clip.captions.empty() ? ClipKey(clip)
+                                            : clip.captions.front());
+    }
+    const int context = model_->config().multimodal->text.context_length;
+    std::vector<torch::Tensor> text;
+    for (size_t start = 0; start < texts.size(); start += batch_size_) {
+      const size_t end = std::min(texts.size(), start + batch_size_);
+      const torch::Tensor tokens = tokenizer_.Tokenize(
+          {texts.begin() + start, texts.begin() + end}, context);
+      text.push_back(torch::nn::functional::normalize(
+          model_->multimodal()->EncodeText(tokens),
+          torch::nn::functional::NormalizeFuncOptions().dim(1)));
+    }
+    return RetrievalMetrics(torch::cat(video_), torch::cat(text), keys, keys);
+  }
+
+ private:
+  model::InternVideoModel model_;
+  const Dataset& data_;
+  const text::ClipTokenizer& tokenizer_;
+  const size_t batch_size_;
+  std::vector<torch::Tensor> video_;
+};
+
+// Every question of every clip: each clip's row repeats per question.
+class VqaEvaluator : public ClipEvaluator {
+ public:
+  VqaEvaluator(model::InternVideoModel model, const Dataset& data,
+               const text::ClipTokenizer& tokenizer)
+      : model_(std::move(model)), data_(data), tokenizer_(tokenizer) {}
+  absl::Status Add(const data::ClipBatch& batch,
+                   const torch::Tensor& masked_video,
+                   const torch::Tensor& multimodal_video) override {
+    std::vector<int64_t> rows;
+    std::vector<std::string> questions, answers;
+    for (size_t i = 0; i < batch.sample_ids.size(); ++i) {
+      for (const data::QuestionAnswer& qa :
+           data_.clips[batch.sample_ids[i]].questions) {
+        rows.push_back(static_cast<int64_t>(i));
+        questions.push_back(qa.q);
+        answers.push_back(qa.a);
+      }
+    }
+    if (rows.empty()) return absl::OkStatus();
+    const model::InternVideoConfig& config = model_->config();
+    const torch::Tensor index = torch::tensor(rows, torch::kInt64);
+    const torch::Tensor predicted =
+        model_
+            ->VqaLogits(masked_video.defined()
+                            ? masked_video.index_select(0, index)
+                            : torch::Tensor(),
+                        multimodal_video.index_select(0, index),
+                        tokenizer_.Tokenize(
+                            questions, config.multimodal->text.context_length))
+            .argmax(1);
+    for (size_t q = 0; q < answers.size(); ++q) {
+      hits_ += config.vqa->answers[predicted[q].item<int64_t>()] == answers[q];
+    }
+    n_ += answers.size();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<Metrics> Finish() override {
+    return Metrics{{"accuracy", n_ == 0 ? 0.0 : hits_ / n_}, {"n", n_}};
+  }
+
+ private:
+  model::InternVideoModel model_;
+  const Dataset& data_;
+  const text::ClipTokenizer& tokenizer_;
+  double hits_ = 0, n_ = 0;
+};
+
+// Captions generated greedily.
+class CaptionEvaluator : public ClipEvaluator {
+ public:
+  CaptionEvaluator(model::InternVideoModel model, const Dataset& data,
+                   const text::ClipTokenizer& tokenizer)
+      : model_(std::move(model)), data_(data), tokenizer_(tokenizer) {}
+  absl::Status Add(const data::ClipBatch&, const torch::Tensor& masked_video,
+                   const torch::Tensor& multimodal_video) override {
+    model::CaptionGenerationOptions generation;
+    generation.max_length =
+        model_->config().multimodal->caption_decoder->max_length;
+    generation.sot_token = tokenizer_.start_of_text();
+    generation.eot_token = tokenizer_.end_of_text();
+    for (const model::GeneratedCaption& caption : model::GenerateCaptions(
+             model_->multimodal(), model_->caption_decoder(),
+             model_->CaptionVideoTokens(masked_video, multimodal_video),
+             generation)) {
+      absl::StatusOr<std::string> text = tokenizer_.Decode(
+          std::vector<int>(caption.tokens.begin(), caption.tokens.end()));
+      if (!text.ok()) return text.status();
+      captions_.push_back(std::string(absl::StripAsciiWhitespace(*text)));
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<Metrics> Finish() override {
+    return CaptionMetrics(captions_, data_.clips);
+  }
+
+ private:
+  model::InternVideoModel model_;
+  const Dataset& data_;
+  const text::ClipTokenizer& tokenizer_;
+  std::vector<std::string> captions_;
+};
+
+constexpr const char* kBuiltinTasks[] = {"recognition", "retrieval",
+                                         kLocalizationTask, "vqa", "caption"};
+
+absl::Status Lacks(const std::string& task, const std::string& what) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(task, ": the model has no ", what));
+}
+
+// The evaluator of a task on trimmed clips: a built-in one or a plug-in's.
+// FAILED_PRECONDITION naming what the model lacks for it; INVALID_ARGUMENT
+// for a task nobody knows.
+absl::StatusOr<std::unique_ptr<ClipEvaluator>> NewClipEvaluator(
+    model::InternVideoModel& model, const std::string& task,
+    const Dataset& data, const text::ClipTokenizer* tokenizer, int batch_size) {
+  const model::InternVideoConfig& config = model->config();
+  const bool reads_text =
+      task == "retrieval" || task == "vqa" || task == "caption";
+  if (reads_text && tokenizer == nullptr) {
+    return Lacks(task, "tokenizer vocabulary");
+  }
+  if (task == "recognition") {
+    if (!model->masked_encoder())
+      return Lacks(task, "finetuned masked encoder");
+    return std::make_unique<RecognitionEvaluator>(model);
+  }
+  if (task == "retrieval") {
+    if (!config.multimodal) return Lacks(task, "multimodal encoder");
+    return std::make_unique<RetrievalEvaluator>(model, data, *tokenizer,
+                                                batch_size);
+  }
+  if (task == "vqa") {
+    if (!config.vqa) return Lacks(task, "VQA head");
+    return std::make_unique<VqaEvaluator>(model, data, *tokenizer);
+  }
+  if (task == "caption") {
+    if (!config.multimodal || !config.multimodal->caption_decoder) {
+      return Lacks(task, "caption decoder");
+    }
+    return std::make_unique<CaptionEvaluator>(model, data, *tokenizer);
+  }
+  if (const TaskPlugin* plugin = FindTaskPlugin(task)) {
+    return plugin->NewEvaluator(model, data, tokenizer);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("task ", task, ": expected one of ",
+                   absl::StrJoin(EvalTaskNames(), ", ")));
+}
+
+// Localization: each untrimmed video's windows through the head, decoded
+// into segments.
+absl::StatusOr<Metrics> EvaluateLocalization(
+    model::InternVideoModel& model, const Dataset& data,
+    const video::ClipSpec& windows, int batch_size,
+    const std::function<void(int64_t, int64_t)>& on_batch) {
+  const model::InternVideoConfig& config = model->config();
+  if (!config.localization)
+    return Lacks(kLocalizationTask, "localization head");
+  std::vector<std::vector<model::Segment>> predictions, truth;
+  for (const data::UntrimmedVideo& video : data.videos) {
+    absl::StatusOr<data::WindowFeatures> features =
+        data::ComputeWindowFeatures(model, video.path, windows, batch_size);
+    if (!features.ok()) return features.status();
+    const model::LocalizationOutput out =
+        model->localization_head()->forward(features->features.unsqueeze(0));
+    predictions.push_back(model::DecodeSegments(
+        out.class_logits[0], out.offsets[0], features->centres_s,
+        config.localization->stride_s, features->duration_s));
+    truth.emplace_back();
+    for (const data::ActionSegment& segment : video.segments) {
+      truth.back().push_back(
+          {segment.start_s, segment.end_s, segment.action_id, 1.0});
+    }
+    if (on_batch) on_batch(predictions.size(), data.videos.size());
+  }
+  return LocalizationMetrics(predictions, truth);
+}
+
+// Restores the model's training mode when evaluation ends, however it ends.
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(model::InternVideoModel& model)
+      : model_(model), was_training_(model->is_training()) {
+    model_->eval();
+  }
+  ~EvalModeGuard() { model_->train(was_training_); }
+
+ private:
+  model::InternVideoModel& model_;
+  const bool was_training_;
+};
+
+}  // namespace
+
+std::vector<std::string> EvalTaskNames() {
+  std::vector<std::string> names(std::begin(kBuiltinTasks),
+                                 std::end(kBuiltinTasks));
+  for (const std::string& name : TaskPluginNames()) names.push_back(name);
+  return names;
+}
+
+absl::StatusOr<Metrics> Evaluate(
+    model::InternVideoModel& model, const std::string& task,
+    const Dataset& data, const text::ClipTokenizer* tokenizer,
+    const EvalOptions& eval,
+    const std::function<void(int64_t, int64_t)>& on_batch) {
+  absl::StatusOr<data::ClipLoaderOptions> cut = LoaderOptions(
+      model->config(), internvideo::v1::DataConfig(), /*train=*/false);
+  if (!cut.ok()) return cut.status();
+  data::ClipLoaderOptions options = *cut;
+  options.batch_size = eval.batch_size;
+  EvalModeGuard eval_mode(model);
+  torch::NoGradGuard no_grad;
+  if (task == kLocalizationTask) {
+    return EvaluateLocalization(model, data, options.clip, eval.batch_size,
+                                on_batch);
+  }
+  absl::StatusOr<std::unique_ptr<ClipEvaluator>> evaluator =
+      NewClipEvaluator(model, task, data, tokenizer, eval.batch_size);
+  if (!evaluator.ok()) return evaluator.status();
   absl::StatusOr<std::unique_ptr<data::ClipLoader>> loader =
       data::ClipLoader::Create(data::RecognitionSamples(data.clips), options);
   if (!loader.ok()) return loader.status();
   (*loader)->StartEpoch(0);
-  std::vector<torch::Tensor> outputs, labels;
-  std::vector<std::string> captions;
-  double vqa_hits = 0, vqa_n = 0;
   const int64_t total = (*loader)->batches_per_epoch();
   for (int64_t done = 0;; ++done) {
     absl::StatusOr<std::optional<data::ClipBatch>> batch = (*loader)->Next();
@@ -373,96 +547,15 @@ absl::StatusOr<Metrics> Evaluate(
     // when it has one, the masked encoder's renormalized from it.
     const torch::Tensor masked_video = model->MaskedVideo(video);
     const torch::Tensor multimodal_video =
-        config.multimodal ? video : torch::Tensor();
-    switch (task) {
-      case EvalTask::kRecognition:
-        outputs.push_back(
-            model->RecognitionLogits(masked_video, multimodal_video));
-        break;
-      case EvalTask::kRetrieval:
-        outputs.push_back(torch::nn::functional::normalize(
-            model->VideoEmbeds(masked_video, multimodal_video),
-            torch::nn::functional::NormalizeFuncOptions().dim(1)));
-        break;
-      case EvalTask::kVqa: {
-        // Every question of every clip: each clip's row repeats per question.
-        std::vector<int64_t> rows;
-        std::vector<std::string> questions, answers;
-        for (size_t i = 0; i < (*batch)->sample_ids.size(); ++i) {
-          for (const data::QuestionAnswer& qa :
-               data.clips[(*batch)->sample_ids[i]].questions) {
-            rows.push_back(static_cast<int64_t>(i));
-            questions.push_back(qa.q);
-            answers.push_back(qa.a);
-          }
-        }
-        if (rows.empty()) break;
-        const torch::Tensor index = torch::tensor(rows, torch::kInt64);
-        const torch::Tensor predicted =
-            model
-                ->VqaLogits(
-                    masked_video.defined() ? masked_video.index_select(0, index)
-                                           : torch::Tensor(),
-                    multimodal_video.index_select(0, index),
-                    tokenizer->Tokenize(questions,
-                                        config.multimodal->text.context_length))
-                .argmax(1);
-        for (size_t q = 0; q < answers.size(); ++q) {
-          vqa_hits +=
-              config.vqa->answers[predicted[q].item<int64_t>()] == answers[q];
-        }
-        vqa_n += answers.size();
-        break;
-      }
-      case EvalTask::kCaption: {
-        model::CaptionGenerationOptions generation;
-        generation.max_length = config.multimodal->caption_decoder->max_length;
-        generation.sot_token = tokenizer->start_of_text();
-        generation.eot_token = tokenizer->end_of_text();
-        for (const model::GeneratedCaption& caption : model::GenerateCaptions(
-                 model->multimodal(), model->caption_decoder(),
-                 model->CaptionVideoTokens(masked_video, multimodal_video),
-                 generation)) {
-          absl::StatusOr<std::string> text = tokenizer->Decode(
-              std::vector<int>(caption.tokens.begin(), caption.tokens.end()));
-          if (!text.ok()) return text.status();
-          captions.push_back(std::string(absl::StripAsciiWhitespace(*text)));
-        }
-        break;
-      }
-      case EvalTask::kLocalization:
-        break;
+        model->config().multimodal ? video : torch::Tensor();
+    if (absl::Status s =
+            (*evaluator)->Add(**batch, masked_video, multimodal_video);
+        !s.ok()) {
+      return s;
     }
-    labels.push_back((*batch)->labels);
     if (on_batch) on_batch(done + 1, total);
   }
-  model->train(was_training);
-  if (task == EvalTask::kVqa) {
-    return Metrics{{"accuracy", vqa_n == 0 ? 0.0 : vqa_hits / vqa_n},
-                   {"n", vqa_n}};
-  }
-  if (task == EvalTask::kCaption) return CaptionMetrics(captions, data.clips);
-  const torch::Tensor output = torch::cat(outputs);
-  if (task == EvalTask::kRecognition) {
-    return RecognitionMetrics(output.to(torch::kFloat32), torch::cat(labels));
-  }
-  std::vector<std::string> keys, texts;
-  for (const data::TrimmedClip& clip : data.clips) {
-    keys.push_back(ClipKey(clip));
-    texts.push_back(clip.captions.empty() ? ClipKey(clip)
-                                          : clip.captions.front());
-  }
-  const int context = config.multimodal->text.context_length;
-  std::vector<torch::Tensor> embeddings;
-  for (size_t start = 0; start < texts.size(); start += batch_size) {
-    const size_t end = std::min(texts.size(), start + batch_size);
-    const torch::Tensor tokens = tokenizer->Tokenize(
-        {texts.begin() + start, texts.begin() + end}, context);
-    embeddings.push_back(torch::nn::functional::normalize(
-        model->multimodal()->EncodeText(tokens),
-        torch::nn::functional::NormalizeFuncOptions().dim(1)));
-  }
-  return RetrievalMetrics(output, torch::cat(embeddings), keys, keys);
+  return (*evaluator)->Finish();
 }
 
 }  // namespace iv::trainer

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/data/clip_loader.h"
 #include "common/data/manifest.h"
 #include "common/model/internvideo/internvideo_model.h"
 #include "common/text/clip_tokenizer.h"
@@ -75,19 +76,35 @@ std::string CaptionTriple(const std::string& caption);
 Metrics CaptionMetrics(const std::vector<std::string>& generated,
                        const std::vector<data::TrimmedClip>& clips);
 
-enum class EvalTask { kRecognition, kRetrieval, kLocalization, kVqa, kCaption };
+// What an evaluation on trimmed clips computes, a batch at a time: Evaluate
+// cuts the clips in the model's input geometry (centre crops, one view) and
+// hands each batch to Add, in both encoders' normalizations (`masked_video`
+// undefined without a masked encoder, `multimodal_video` without a
+// multimodal one); Finish returns the metrics. Built-in tasks and task
+// plug-ins (task_plugin.h) implement it.
+class ClipEvaluator {
+ public:
+  virtual ~ClipEvaluator() = default;
+  virtual absl::Status Add(const data::ClipBatch& batch,
+                           const torch::Tensor& masked_video,
+                           const torch::Tensor& multimodal_video) = 0;
+  virtual absl::StatusOr<Metrics> Finish() = 0;
+};
 
-// "recognition", "retrieval", "localization", "vqa", "caption" (as `iv eval
-// --task` names them).
-std::string EvalTaskName(EvalTask task);
-std::optional<EvalTask> ParseEvalTask(const std::string& name);
+// The task that reads untrimmed videos (the others read trimmed clips).
+inline constexpr char kLocalizationTask[] = "localization";
+
+// What `iv eval --task` accepts: "recognition", "retrieval",
+// "localization", "vqa", "caption", then every linked task plug-in's name.
+std::vector<std::string> EvalTaskNames();
 
 // Loads the dataset in the model's input geometry (centre crops; untrimmed
 // videos as the localization head's windows) and computes the task's
 // metrics: VQA "accuracy" (exact match over every question of every clip,
 // "n" questions), captions generated greedily. `tokenizer` is needed for
 // retrieval, VQA and captions. FAILED_PRECONDITION naming what the model
-// lacks for the task. `on_batch(done, total)` reports progress.
+// lacks for the task; INVALID_ARGUMENT for a task nobody knows.
+// `on_batch(done, total)` reports progress.
 struct EvalOptions {
   int batch_size = 16;
   // Each trimmed clip's middle frame repeated over time: the single-frame
@@ -96,8 +113,9 @@ struct EvalOptions {
   bool single_frame = false;
 };
 absl::StatusOr<Metrics> Evaluate(
-    model::InternVideoModel& model, EvalTask task, const Dataset& data,
-    const text::ClipTokenizer* tokenizer, const EvalOptions& eval = {},
+    model::InternVideoModel& model, const std::string& task,
+    const Dataset& data, const text::ClipTokenizer* tokenizer,
+    const EvalOptions& eval = {},
     const std::function<void(int64_t, int64_t)>& on_batch = {});
 
 }  // namespace iv::trainer

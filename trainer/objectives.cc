@@ -12,6 +12,7 @@
 #include "common/video/clip_spec.h"
 #include "trainer/caption_negatives.h"
 #include "trainer/recipe.h"
+#include "trainer/task_plugin.h"
 #include "trainer/training_data.h"
 
 namespace iv::trainer {
@@ -98,7 +99,7 @@ class MaskedVideoModeling : public Objective {
     const torch::Tensor mask = mae->SampleMask(video, generator);
     return mae->Loss(video, mask);
   }
-  std::optional<EvalTask> eval_task() const override { return std::nullopt; }
+  std::string eval_task() const override { return ""; }
 };
 
 // The class id of `name` in `names`, or -1.
@@ -167,9 +168,7 @@ class Recognition : public Objective {
     }
     return loss;
   }
-  std::optional<EvalTask> eval_task() const override {
-    return EvalTask::kRecognition;
-  }
+  std::string eval_task() const override { return "recognition"; }
 
  private:
   double smoothing_;
@@ -247,9 +246,8 @@ class Cma : public Objective {
     }
     return loss;
   }
-  std::optional<EvalTask> eval_task() const override {
-    return contrastive_weight_ > 0 ? EvalTask::kRetrieval
-                                   : EvalTask::kRecognition;
+  std::string eval_task() const override {
+    return contrastive_weight_ > 0 ? "retrieval" : "recognition";
   }
 
  private:
@@ -321,11 +319,11 @@ class VideoText : public Objective {
            CaptionLoss(model, video_tokens, text_tokens, tokens);
   }
 
-  std::optional<EvalTask> eval_task() const override {
+  std::string eval_task() const override {
     // Captioning alone is judged on generated captions.
-    if (contrastive_weight_ > 0) return EvalTask::kRetrieval;
-    if (caption_weight_ > 0) return EvalTask::kCaption;
-    return std::nullopt;
+    if (contrastive_weight_ > 0) return "retrieval";
+    if (caption_weight_ > 0) return "caption";
+    return "";
   }
 
  private:
@@ -375,9 +373,7 @@ class Localization : public Objective {
     }
     return loss / static_cast<double>(batch.sample_ids.size());
   }
-  std::optional<EvalTask> eval_task() const override {
-    return EvalTask::kLocalization;
-  }
+  std::string eval_task() const override { return kLocalizationTask; }
 
  private:
   const data::WindowFeatures& Features(model::InternVideoModel& model,
@@ -436,7 +432,7 @@ class Vqa : public Objective {
                          tokenizer_->Tokenize(questions, context_length_));
     return CrossEntropy(logits, torch::tensor(labels, torch::kInt64), 0.0);
   }
-  std::optional<EvalTask> eval_task() const override { return EvalTask::kVqa; }
+  std::string eval_task() const override { return "vqa"; }
 
  private:
   const Dataset* train_;
@@ -580,6 +576,10 @@ absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
     }
     case TrainingRecipe::kVqa:
       return std::make_unique<Vqa>(config, train, tokenizer);
+    case TrainingRecipe::kPlugin:  // ValidateRecipe found the plug-in
+      return FindTaskPlugin(recipe.plugin().task())
+          ->CreateObjective(recipe.plugin().options(), config, *train,
+                            tokenizer);
     default:
       return absl::InvalidArgumentError("recipe.objective: is not set");
   }

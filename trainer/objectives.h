@@ -58,7 +58,12 @@ class Objective {
   virtual ~Objective() = default;
 
   // The parts whose parameters this objective trains.
-  virtual std::vector<internvideo::v1::ModelPart> TrainedParts() const = 0;
+  virtual std::vector<internvideo::v1::ModelPart> TrainedParts() const {
+    return {};
+  }
+  // Further parameter-name prefixes it trains: a plug-in's head,
+  // "heads.<name>.".
+  virtual std::vector<std::string> TrainedPrefixes() const { return {}; }
   // Parameter-name prefixes inside those parts that stay frozen (and in
   // eval mode), e.g. a tower of an encoder whose other tower trains.
   virtual std::vector<std::string> FrozenPrefixes() const { return {}; }
@@ -66,13 +71,14 @@ class Objective {
   virtual torch::Tensor Loss(model::InternVideoModel& model,
                              const data::ClipBatch& batch,
                              const StepContext& context) = 0;
-  // The evaluation that tracks it, if any.
-  virtual std::optional<EvalTask> eval_task() const = 0;
+  // The task of the evaluation that tracks it (as `iv eval --task` names
+  // it), "" for none.
+  virtual std::string eval_task() const = 0;
 };
 
-// The objective of `recipe`, over `train` (the training set, for captions,
-// questions and segments; batches' sample ids index it) with `tokenizer`
-// (objectives that read text need one).
+// The objective of `recipe` (a plug-in's for `plugin`), over `train` (the
+// training set, for captions, questions and segments; batches' sample ids index
+// it) with `tokenizer` (objectives that read text need one).
 absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
     const internvideo::v1::TrainingRecipe& recipe,
     const model::InternVideoConfig& config, const Dataset* train,

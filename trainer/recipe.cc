@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "trainer/task_plugin.h"
 
 namespace iv::trainer {
 namespace {
@@ -158,6 +160,18 @@ absl::Status CheckObjective(const TrainingRecipe& recipe,
         return Invalid("model.vqa_head", "VQA training needs a VQA head");
       }
       return absl::OkStatus();
+    case TrainingRecipe::kPlugin: {
+      const TaskPlugin* plugin = FindTaskPlugin(recipe.plugin().task());
+      if (plugin == nullptr) {
+        return Invalid(
+            "plugin.task",
+            absl::StrCat("no task plug-in named '", recipe.plugin().task(),
+                         "' is linked into this program (linked: ",
+                         absl::StrJoin(TaskPluginNames(), ", "), ")"));
+      }
+      return plugin->Validate(recipe.plugin().options(), model,
+                              "recipe.plugin.options");
+    }
     case TrainingRecipe::OBJECTIVE_NOT_SET:
       break;
   }

@@ -45,7 +45,8 @@ constexpr char kCurvesPlot[] = "curves.svg";
 model::NamedTensors SelectTrainable(model::InternVideoModel& model,
                                     const Objective& objective,
                                     const TrainingRecipe& recipe) {
-  std::vector<std::string> on, off = objective.FrozenPrefixes();
+  std::vector<std::string> on = objective.TrainedPrefixes(),
+                           off = objective.FrozenPrefixes();
   for (ModelPart part : objective.TrainedParts()) {
     on.push_back(model::InternVideoModelImpl::PartPrefix(part));
   }
@@ -324,13 +325,13 @@ absl::StatusOr<TrainResult> Train(const TrainingRecipe& recipe,
 
   auto evaluate = [&]() -> absl::StatusOr<Metrics> {
     if ((eval_set.clips.empty() && eval_set.videos.empty()) ||
-        !(*objective)->eval_task()) {
+        (*objective)->eval_task().empty()) {
       return Metrics{};
     }
     EvalOptions eval;
     eval.batch_size = loader_options.batch_size;
-    return Evaluate(model, *(*objective)->eval_task(), eval_set,
-                    tokenizer.get(), eval);
+    return Evaluate(model, (*objective)->eval_task(), eval_set, tokenizer.get(),
+                    eval);
   };
   auto checkpoint = [&]() -> absl::Status {
     if (absl::Status s = CheckRanksAgree(*world, trainable); !s.ok()) return s;

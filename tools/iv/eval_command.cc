@@ -1,10 +1,13 @@
 #include "tools/iv/eval_command.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
-#include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
 #include "nlohmann/json.hpp"
 #include "tools/iv/progress_bar.h"
@@ -26,13 +29,12 @@ int RunEval(const EvalArgs& args) {
     std::fprintf(stderr, "iv eval: %s\n", status.ToString().c_str());
     return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   };
-  const std::optional<trainer::EvalTask> task =
-      trainer::ParseEvalTask(args.task);
-  if (!task) {
-    return fail(absl::InvalidArgumentError(
-        "--task " + args.task +
-        ": expected recognition, retrieval, localization, vqa or caption"));
+  const std::vector<std::string> tasks = trainer::EvalTaskNames();
+  if (std::find(tasks.begin(), tasks.end(), args.task) == tasks.end()) {
+    return fail(absl::InvalidArgumentError(absl::StrCat(
+        "--task ", args.task, ": expected ", absl::StrJoin(tasks, ", "))));
   }
+  const bool untrimmed = args.task == trainer::kLocalizationTask;
   absl::StatusOr<model::LoadedInternVideo> loaded =
       model::LoadInternVideo(args.checkpoint);
   if (!loaded.ok()) return fail(loaded.status());
@@ -40,15 +42,14 @@ int RunEval(const EvalArgs& args) {
   internvideo::v1::DataConfig data;
   data.add_manifests()->set_path(args.manifest);
   absl::StatusOr<trainer::Dataset> dataset =
-      trainer::ReadDataset(data, *task == trainer::EvalTask::kLocalization);
+      trainer::ReadDataset(data, untrimmed);
   if (!dataset.ok()) return fail(dataset.status());
-  ProgressBar bar(*task == trainer::EvalTask::kLocalization ? "videos"
-                                                            : "batches");
+  ProgressBar bar(untrimmed ? "videos" : "batches");
   trainer::EvalOptions eval;
   eval.batch_size = args.batch_size;
   eval.single_frame = args.single_frame;
   absl::StatusOr<trainer::Metrics> metrics = trainer::Evaluate(
-      loaded->model, *task, *dataset, loaded->tokenizer.get(), eval,
+      loaded->model, args.task, *dataset, loaded->tokenizer.get(), eval,
       [&bar](int64_t done, int64_t total) { bar.Update(done, total); });
   if (!metrics.ok()) return fail(metrics.status());
   // The task first, its metrics, then the count.
@@ -82,7 +83,7 @@ void AddEvalCommand(CLI::App& iv) {
       ->required()
       ->check(CLI::ExistingFile);
   eval->add_option("--task", args->task,
-                   "recognition | retrieval | localization | vqa | caption")
+                   absl::StrJoin(trainer::EvalTaskNames(), " | "))
       ->required();
   eval->add_option("--batch-size", args->batch_size, "Clips per forward pass")
       ->capture_default_str()

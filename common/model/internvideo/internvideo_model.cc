@@ -1,7 +1,11 @@
 #include "common/model/internvideo/internvideo_model.h"
 
+#include <map>
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace iv::model {
 
@@ -185,6 +189,18 @@ absl::StatusOr<InternVideoConfig> ResolveInternVideoConfig(
     config.cma = *cma;
   }
   if (absl::Status s = ResolveHeads(config); !s.ok()) return s;
+  for (const auto& [name, options] : proto.heads()) {
+    const std::string field = absl::StrCat("model.heads[", name, "]");
+    const HeadPlugin* plugin = FindHeadPlugin(name);
+    if (plugin == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": no head plug-in of that name is linked into this program",
+          " (linked: ", absl::StrJoin(HeadPluginNames(), ", "), ")"));
+    }
+    if (absl::Status s = plugin->Validate(options, config, field); !s.ok()) {
+      return s;
+    }
+  }
   return config;
 }
 
@@ -228,6 +244,22 @@ InternVideoModelImpl::InternVideoModelImpl(const InternVideoConfig& config)
     attribute_head_ =
         register_module("attribute_head", AttributeHead(*config.attributes));
   }
+  if (!config.proto.heads().empty()) {
+    plugin_heads_ = register_module("heads", torch::nn::ModuleDict());
+    // Sorted, so parameters enumerate in the same order in every process.
+    std::map<std::string, google::protobuf::Any> sorted(
+        config.proto.heads().begin(), config.proto.heads().end());
+    for (const auto& [name, options] : sorted) {
+      plugin_heads_->update(
+          {{name, FindHeadPlugin(name)->Build(options, config)}});
+    }
+  }
+}
+
+std::shared_ptr<torch::nn::Module> InternVideoModelImpl::plugin_head(
+    const std::string& name) const {
+  if (!plugin_heads_ || !plugin_heads_->contains(name)) return nullptr;
+  return (*plugin_heads_)[name];
 }
 
 torch::Tensor InternVideoModelImpl::ClipFeatures(

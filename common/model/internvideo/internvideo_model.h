@@ -14,6 +14,7 @@
 //   localization_head.   the temporal localization head (localization_head.h)
 //   vqa_head.            the question answering head (vqa_head.h)
 //   attribute_head.      the scene-attribute head (attribute_head.h)
+//   heads.<name>.        a plug-in's task head (head_plugin.h)
 #ifndef COMMON_MODEL_INTERNVIDEO_INTERNVIDEO_MODEL_H_
 #define COMMON_MODEL_INTERNVIDEO_INTERNVIDEO_MODEL_H_
 
@@ -26,6 +27,7 @@
 #include "common/model/cma/cma.h"
 #include "common/model/cma/config.h"
 #include "common/model/internvideo/attribute_head.h"
+#include "common/model/internvideo/head_plugin.h"
 #include "common/model/internvideo/localization_head.h"
 #include "common/model/internvideo/vqa_head.h"
 #include "common/model/multimodal/caption_decoder.h"
@@ -100,6 +102,13 @@ class InternVideoModelImpl : public torch::nn::Module {
   LocalizationHead& localization_head() { return localization_head_; }
   VqaHead& vqa_head() { return vqa_head_; }
   AttributeHead& attribute_head() { return attribute_head_; }
+  // The plug-in head `name` (ModelConfig.heads), null when the config has
+  // none of that name; its plug-in casts it to its own module type.
+  std::shared_ptr<torch::nn::Module> plugin_head(const std::string& name) const;
+  template <typename Head>
+  std::shared_ptr<Head> plugin_head_as(const std::string& name) const {
+    return std::dynamic_pointer_cast<Head>(plugin_head(name));
+  }
 
   // Action logits of the model's best recognizer: CMA when it has one
   // (fed by both encoders), else the masked encoder's head.
@@ -169,6 +178,7 @@ class InternVideoModelImpl : public torch::nn::Module {
   LocalizationHead localization_head_{nullptr};
   VqaHead vqa_head_{nullptr};
   AttributeHead attribute_head_{nullptr};
+  torch::nn::ModuleDict plugin_heads_{nullptr};
 };
 TORCH_MODULE(InternVideoModel);
 
