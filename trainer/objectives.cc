@@ -517,6 +517,11 @@ absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
     case TrainingRecipe::kMaskedVideoModeling:
       return std::make_unique<MaskedVideoModeling>();
     case TrainingRecipe::kRecognition: {
+      if (absl::Status s =
+              CheckActionLabels(*clips, config.masked_encoder->num_classes);
+          !s.ok()) {
+        return s;
+      }
       const double attribute_weight = recipe.recognition().attribute_weight();
       torch::Tensor attribute_labels;
       if (attribute_weight > 0) {  // ValidateRecipe checked the head
@@ -530,6 +535,10 @@ absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
           std::move(attribute_labels));
     }
     case TrainingRecipe::kCma: {
+      if (absl::Status s = CheckActionLabels(*clips, config.cma->num_classes);
+          !s.ok()) {
+        return s;
+      }
       const auto& objective = recipe.cma();
       // ValidateRecipe checked the weight against the projection.
       const double contrastive = CmaContrastiveWeight(objective, config);

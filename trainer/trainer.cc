@@ -216,12 +216,15 @@ absl::StatusOr<TrainResult> Train(const TrainingRecipe& recipe,
   // trimmed clips.
   const bool untrimmed =
       recipe.objective_case() == TrainingRecipe::kLocalization;
+  const std::vector<std::string> class_names(
+      recipe.model().class_names().begin(), recipe.model().class_names().end());
   absl::StatusOr<Dataset> train_set =
-      ReadDataset(recipe.train_data(), untrimmed);
+      ReadDataset(recipe.train_data(), untrimmed, class_names);
   if (!train_set.ok()) return train_set.status();
   Dataset eval_set;
   if (recipe.has_eval_data()) {
-    absl::StatusOr<Dataset> read = ReadDataset(recipe.eval_data(), untrimmed);
+    absl::StatusOr<Dataset> read =
+        ReadDataset(recipe.eval_data(), untrimmed, class_names);
     if (!read.ok()) return read.status();
     eval_set = std::move(*read);
   }

@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/data/manifest.h"
 #include "common/files/checksums.h"
 #include "common/testing/temp_dir.h"
 #include "trainer/lr_schedule.h"
@@ -133,6 +134,43 @@ TEST(TrainerTest, AttributeLossesJoinTheActionLoss) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(
       absl::StrContains(status.message(), "recipe.model.attribute_head"))
+      << status;
+}
+
+// A Kinetics-style manifest (file and class name only, no SynthWorld
+// scene) trains: class ids come from the recipe's class_names. A clip whose
+// class the model lacks is named before any step runs.
+TEST(TrainerTest, TrainsOnRowsLabelledByClassName) {
+  const std::string dir = test::FreshTempDir("class_names");
+  absl::StatusOr<std::vector<data::TrimmedClip>> world =
+      data::ReadTrimmedManifest(test::SmallWorld() + "/train.jsonl");
+  ASSERT_TRUE(world.ok()) << world.status();
+  auto write_rows = [&](const std::string& path, const std::string& odd_one) {
+    std::ofstream out(path);
+    for (size_t i = 0; i < world->size(); ++i) {
+      const data::TrimmedClip& clip = (*world)[i];
+      // SmallRecipe's classes are "a" .. "j" in SynthWorld's action order.
+      const std::string action =
+          i == 3 && !odd_one.empty()
+              ? odd_one
+              : std::string(1, static_cast<char>('a' + clip.action_id));
+      out << "{\"file\": \"" << clip.path << "\", \"action\": \"" << action
+          << "\"}\n";
+    }
+  };
+  TrainingRecipe recipe = SmallRecipe(dir + "/run");
+  recipe.mutable_train_data()->mutable_manifests(0)->set_path(dir + "/k.jsonl");
+  write_rows(dir + "/k.jsonl", "");
+  absl::StatusOr<TrainResult> trained = Train(recipe);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  EXPECT_EQ(trained->steps, 6);
+
+  write_rows(dir + "/k.jsonl", "zumba");
+  recipe.set_output_dir(dir + "/odd");
+  const absl::Status status = Train(recipe).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(status.message(), "action 'zumba'")) << status;
+  EXPECT_TRUE(absl::StrContains(status.message(), "recipe.train_data"))
       << status;
 }
 

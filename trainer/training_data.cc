@@ -13,10 +13,13 @@ namespace {
 template <typename Sample>
 absl::StatusOr<std::vector<Sample>> ReadManifests(
     const internvideo::v1::DataConfig& data,
-    absl::StatusOr<std::vector<Sample>> (*read_manifest)(const std::string&)) {
+    const data::ManifestOptions& options,
+    absl::StatusOr<std::vector<Sample>> (*read_manifest)(
+        const std::string&, const data::ManifestOptions&)) {
   std::vector<Sample> samples;
   for (const auto& manifest : data.manifests()) {
-    absl::StatusOr<std::vector<Sample>> read = read_manifest(manifest.path());
+    absl::StatusOr<std::vector<Sample>> read =
+        read_manifest(manifest.path(), options);
     if (!read.ok()) return read.status();
     const int repeats =
         manifest.weight() == 0
@@ -35,21 +38,39 @@ absl::StatusOr<std::vector<Sample>> ReadManifests(
 
 }  // namespace
 
-absl::StatusOr<Dataset> ReadDataset(const internvideo::v1::DataConfig& data,
-                                    bool untrimmed) {
+absl::StatusOr<Dataset> ReadDataset(
+    const internvideo::v1::DataConfig& data, bool untrimmed,
+    const std::vector<std::string>& class_names) {
+  data::ManifestOptions options;
+  options.class_names = class_names;
   Dataset dataset;
   if (untrimmed) {
     absl::StatusOr<std::vector<data::UntrimmedVideo>> videos =
-        ReadManifests(data, &data::ReadUntrimmedManifest);
+        ReadManifests(data, options, &data::ReadUntrimmedManifest);
     if (!videos.ok()) return videos.status();
     dataset.videos = std::move(*videos);
   } else {
     absl::StatusOr<std::vector<data::TrimmedClip>> clips =
-        ReadManifests(data, &data::ReadTrimmedManifest);
+        ReadManifests(data, options, &data::ReadTrimmedManifest);
     if (!clips.ok()) return clips.status();
     dataset.clips = std::move(*clips);
   }
   return dataset;
+}
+
+absl::Status CheckActionLabels(const std::vector<data::TrimmedClip>& clips,
+                               int64_t num_classes) {
+  for (const data::TrimmedClip& clip : clips) {
+    if (clip.action_id < 0 || clip.action_id >= num_classes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "recipe.train_data: clip ", clip.file, " has ",
+          clip.action.empty() ? std::string("no action")
+                              : absl::StrCat("action '", clip.action, "'"),
+          ", which is not one of the model's ", num_classes,
+          " classes (recipe.model.class_names); label every clip with one"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::vector<data::ClipSample> DatasetSamples(const Dataset& dataset) {

@@ -27,9 +27,17 @@ struct Dataset {
 
 // The clips (or, when `untrimmed`, the videos) of every manifest of `data`
 // in order, each repeated round(weight) times (weight 0 = 1; at least once
-// when weight > 0), cut to max_samples. Errors name the manifest.
-absl::StatusOr<Dataset> ReadDataset(const internvideo::v1::DataConfig& data,
-                                    bool untrimmed);
+// when weight > 0), cut to max_samples. Action names become class ids
+// through `class_names` (the model's ModelConfig.class_names; SynthWorld's
+// actions when empty). Errors name the manifest.
+absl::StatusOr<Dataset> ReadDataset(
+    const internvideo::v1::DataConfig& data, bool untrimmed,
+    const std::vector<std::string>& class_names = {});
+
+// INVALID_ARGUMENT naming the first clip whose action is not one of the
+// model's `num_classes` classes, for objectives that learn action labels.
+absl::Status CheckActionLabels(const std::vector<data::TrimmedClip>& clips,
+                               int64_t num_classes);
 
 // The loader's samples: recognition samples of the clips, or one sample
 // (label -1, never flipped) per video.

@@ -26,7 +26,9 @@ using ordered_json = nlohmann::ordered_json;
 // of anything wrong.
 class LineParser {
  public:
-  LineParser(const std::string& file, int line) : file_(file), line_(line) {}
+  LineParser(const std::string& file, int line,
+             const std::vector<std::string>& class_names)
+      : file_(file), line_(line), class_names_(class_names) {}
 
   absl::Status Invalid(const std::string& field,
                        absl::string_view problem) const {
@@ -98,7 +100,10 @@ class LineParser {
     if (s.ok() && out->end_s < out->start_s) {
       s = Invalid(field + ".end_s", "before start_s");
     }
-    if (s.ok()) s = GetAction(value, field, &out->action, &out->action_id);
+    if (s.ok()) {
+      s = GetAction(value, field, /*required=*/true, &out->action,
+                    &out->action_id);
+    }
     return s;
   }
 
@@ -115,12 +120,13 @@ class LineParser {
     return absl::OkStatus();
   }
 
-  // "action" (required) and "action_id" (derived from the name when absent).
+  // "action" and "action_id" (the name's index in the class list when
+  // absent).
   absl::Status GetAction(const json& object, const std::string& prefix,
-                         std::string* name, int* id) const {
-    absl::Status s = Get(object, prefix, "action", true, name);
+                         bool required, std::string* name, int* id) const {
+    absl::Status s = Get(object, prefix, "action", required, name);
     if (!s.ok()) return s;
-    const int known = synthworld::ActionId(*name);
+    const int known = ClassId(*name);
     *id = known;
     s = Get(object, prefix, "action_id", false, id);
     if (s.ok() && known >= 0 && *id != known) {
@@ -132,17 +138,29 @@ class LineParser {
   }
 
  private:
+  int ClassId(const std::string& name) const {
+    for (size_t i = 0; i < class_names_.size(); ++i) {
+      if (class_names_[i] == name) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
   const std::string& file_;
   const int line_;
+  const std::vector<std::string>& class_names_;
 };
 
 absl::Status ParseLine(const LineParser& p, const json& line,
                        TrimmedClip* clip) {
   absl::Status s = p.Get(line, "", "file", true, &clip->file);
-  if (s.ok()) s = p.Get(line, "", "actor", true, &clip->actor);
-  if (s.ok()) s = p.GetAction(line, "", &clip->action, &clip->action_id);
+  if (s.ok()) s = p.Get(line, "", "actor", false, &clip->actor);
+  if (s.ok()) {
+    s = p.GetAction(line, "", /*required=*/false, &clip->action,
+                    &clip->action_id);
+  }
   if (s.ok()) s = p.Get(line, "", "distractors", false, &clip->distractors);
-  clip->num_objects = 1 + static_cast<int>(clip->distractors.size());
+  clip->num_objects = (clip->actor.shape.empty() ? 0 : 1) +
+                      static_cast<int>(clip->distractors.size());
   if (s.ok()) s = p.Get(line, "", "num_objects", false, &clip->num_objects);
   if (s.ok()) s = p.Get(line, "", "captions", false, &clip->captions);
   if (s.ok()) s = p.Get(line, "", "questions", false, &clip->questions);
@@ -161,7 +179,16 @@ absl::Status ParseLine(const LineParser& p, const json& line,
 
 // Reads every non-blank line of a manifest as an Entry.
 template <typename Entry>
-absl::StatusOr<std::vector<Entry>> ReadManifest(const std::string& path) {
+absl::StatusOr<std::vector<Entry>> ReadManifest(
+    const std::string& path, const ManifestOptions& options) {
+  std::vector<std::string> synthworld_actions;
+  if (options.class_names.empty()) {
+    for (const synthworld::ActionInfo& action : synthworld::Actions()) {
+      synthworld_actions.emplace_back(action.name);
+    }
+  }
+  const std::vector<std::string>& class_names =
+      options.class_names.empty() ? synthworld_actions : options.class_names;
   std::ifstream in(path);
   if (!in) {
     return absl::ErrnoToStatus(errno,
@@ -173,7 +200,7 @@ absl::StatusOr<std::vector<Entry>> ReadManifest(const std::string& path) {
   std::string text;
   for (int line_number = 1; std::getline(in, text); ++line_number) {
     if (absl::StripAsciiWhitespace(text).empty()) continue;
-    const LineParser parser(path, line_number);
+    const LineParser parser(path, line_number, class_names);
     json line;
     try {
       line = json::parse(text);
@@ -205,17 +232,20 @@ ordered_json ToJson(const std::vector<ObjectDesc>& objects) {
 
 // action_id is written only when known, as readers derive it from the name.
 void AddAction(const std::string& name, int id, ordered_json* out) {
-  (*out)["action"] = name;
+  if (!name.empty()) (*out)["action"] = name;
   if (id >= 0) (*out)["action_id"] = id;
 }
 
 ordered_json ToJson(const TrimmedClip& clip) {
   ordered_json line;
   line["file"] = clip.file;
-  line["actor"] = ToJson(clip.actor);
+  const bool scene = !clip.actor.shape.empty();  // SynthWorld's fields
+  if (scene) line["actor"] = ToJson(clip.actor);
   AddAction(clip.action, clip.action_id, &line);
-  line["distractors"] = ToJson(clip.distractors);
-  line["num_objects"] = clip.num_objects;
+  if (scene) {
+    line["distractors"] = ToJson(clip.distractors);
+    line["num_objects"] = clip.num_objects;
+  }
   line["captions"] = clip.captions;
   ordered_json questions = ordered_json::array();
   for (const QuestionAnswer& qa : clip.questions) {
@@ -236,8 +266,10 @@ ordered_json ToJson(const UntrimmedVideo& video) {
     segments.push_back(std::move(s));
   }
   line["segments"] = std::move(segments);
-  line["actor"] = ToJson(video.actor);
-  line["distractors"] = ToJson(video.distractors);
+  if (!video.actor.shape.empty()) {
+    line["actor"] = ToJson(video.actor);
+    line["distractors"] = ToJson(video.distractors);
+  }
   return line;
 }
 
@@ -258,13 +290,13 @@ absl::Status WriteManifest(const std::string& path,
 }  // namespace
 
 absl::StatusOr<std::vector<TrimmedClip>> ReadTrimmedManifest(
-    const std::string& path) {
-  return ReadManifest<TrimmedClip>(path);
+    const std::string& path, const ManifestOptions& options) {
+  return ReadManifest<TrimmedClip>(path, options);
 }
 
 absl::StatusOr<std::vector<UntrimmedVideo>> ReadUntrimmedManifest(
-    const std::string& path) {
-  return ReadManifest<UntrimmedVideo>(path);
+    const std::string& path, const ManifestOptions& options) {
+  return ReadManifest<UntrimmedVideo>(path, options);
 }
 
 absl::Status WriteTrimmedManifest(const std::string& path,

@@ -147,6 +147,7 @@ TEST(ManifestTest, MalformedLinesNameFileLineAndField) {
        "file: must be a string"},
       {R"({"file": "a.mp4", "actor": {"shape": "circle", "size": "small"}, "action": "grow"})",
        "actor.color: missing"},
+      {R"({"file": "a.mp4", "action": 7})", "action: must be a string"},
       {R"({"file": "a.mp4", "actor": {"shape": "circle", "color": "red", "size": "small"}, "action": "grow", "action_id": 3})",
        "action_id: 3 does not match action 'grow' (id 6)"},
       {R"({"file": "a.mp4", "actor": {"shape": "circle", "color": "red", "size": "small"}, "action": "grow", "action_id": 6.5})",
@@ -185,6 +186,72 @@ TEST(ManifestTest, WriterRefusesEntriesWithoutFile) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("entries[0].file"));
   EXPECT_TRUE(fs::is_empty(dir));
+}
+
+// Rows of other datasets load: the schema is general, SynthWorld's scene
+// fields optional, and class ids come from the caller's class list.
+TEST(ManifestTest, KineticsMsrVttAndActivityNetRowsLoad) {
+  const std::string dir = test::FreshTempDir("general");
+  WriteText(dir + "/k400.jsonl",
+            R"({"file": "abseiling/0001.mp4", "action": "abseiling"})"
+            "\n"
+            R"({"file": "air_drumming/0002.mp4", "action": "air drumming"})"
+            "\n"
+            R"({"file": "zumba/0003.mp4", "action": "zumba"})"
+            "\n");
+  ManifestOptions kinetics;
+  kinetics.class_names = {"abseiling", "air drumming"};
+  auto clips = ReadTrimmedManifest(dir + "/k400.jsonl", kinetics);
+  ASSERT_TRUE(clips.ok()) << clips.status();
+  ASSERT_EQ(clips->size(), 3);
+  EXPECT_EQ((*clips)[0].action_id, 0);
+  EXPECT_EQ((*clips)[1].action_id, 1);
+  EXPECT_EQ((*clips)[2].action_id, -1);  // not in the class list
+  EXPECT_EQ((*clips)[0].path, dir + "/abseiling/0001.mp4");
+  EXPECT_TRUE((*clips)[0].actor.shape.empty());
+  EXPECT_EQ((*clips)[0].num_objects, 0);
+  // Without a class list, names are looked up among SynthWorld's actions.
+  clips = ReadTrimmedManifest(dir + "/k400.jsonl");
+  ASSERT_TRUE(clips.ok()) << clips.status();
+  EXPECT_EQ((*clips)[0].action_id, -1);
+
+  WriteText(
+      dir + "/msrvtt.jsonl",
+      R"({"file": "video7010.mp4", "captions": ["a man sings on a stage", "someone is singing"], "category": 3})"
+      "\n");
+  clips = ReadTrimmedManifest(dir + "/msrvtt.jsonl");
+  ASSERT_TRUE(clips.ok()) << clips.status();
+  EXPECT_EQ((*clips)[0].action, "");
+  EXPECT_EQ((*clips)[0].action_id, -1);
+  EXPECT_EQ((*clips)[0].captions.size(), 2);
+  // Written back without the scene fields it never had.
+  ASSERT_TRUE(WriteTrimmedManifest(dir + "/copy.jsonl", *clips).ok());
+  EXPECT_EQ(
+      ReadText(dir + "/copy.jsonl"),
+      R"({"file":"video7010.mp4","captions":["a man sings on a stage","someone is singing"],"questions":[]})"
+      "\n");
+
+  WriteText(
+      dir + "/anet.jsonl",
+      R"({"file": "v_x.mp4", "duration_s": 120.5, "segments": [{"start_s": 1.0, "end_s": 20.0, "action": "Long jump"}, {"start_s": 30.0, "end_s": 41.5, "action": "Triple jump", "action_id": 1}]})"
+      "\n");
+  ManifestOptions activitynet;
+  activitynet.class_names = {"Long jump", "Triple jump"};
+  auto videos = ReadUntrimmedManifest(dir + "/anet.jsonl", activitynet);
+  ASSERT_TRUE(videos.ok()) << videos.status();
+  ASSERT_EQ((*videos)[0].segments.size(), 2);
+  EXPECT_EQ((*videos)[0].segments[0].action_id, 0);
+  EXPECT_EQ((*videos)[0].segments[1].action_id, 1);
+  EXPECT_DOUBLE_EQ((*videos)[0].duration_s, 120.5);
+
+  // A given id must agree with the caller's class list.
+  WriteText(dir + "/bad.jsonl",
+            R"({"file": "a.mp4", "action": "air drumming", "action_id": 0})"
+            "\n");
+  EXPECT_THAT(
+      ReadTrimmedManifest(dir + "/bad.jsonl", kinetics).status().message(),
+      HasSubstr("bad.jsonl:1: action_id: 0 does not match action 'air "
+                "drumming' (id 1)"));
 }
 
 }  // namespace

@@ -42,7 +42,9 @@ int RunEval(const EvalArgs& args) {
   internvideo::v1::DataConfig data;
   data.add_manifests()->set_path(args.manifest);
   absl::StatusOr<trainer::Dataset> dataset =
-      trainer::ReadDataset(data, untrimmed);
+      trainer::ReadDataset(data, untrimmed,
+                           {loaded->model->config().proto.class_names().begin(),
+                            loaded->model->config().proto.class_names().end()});
   if (!dataset.ok()) return fail(dataset.status());
   ProgressBar bar(untrimmed ? "videos" : "batches");
   trainer::EvalOptions eval;

@@ -69,10 +69,11 @@ LocalizationHeadImpl::LocalizationHeadImpl(const LocalizationConfig& config)
   // blocks (no position embedding) need to place boundaries.
   stem_ = register_module(
       "stem", torch::nn::Linear(3 * config.feature_dim, config.width));
-  BlockOptions block;
+  VideoMaeBlockOptions block;
   block.dim = config.width;
   block.num_heads = config.heads;
-  blocks_ = register_module("blocks", MakeBlocks(block, config.layers, 0.0));
+  blocks_ =
+      register_module("blocks", MakeVideoMaeBlocks(block, config.layers, 0.0));
   norm_ = register_module("norm", VideoMaeLayerNorm(config.width));
   cls_head_ = register_module(
       "cls_head", torch::nn::Linear(config.width, config.num_classes));
@@ -93,7 +94,7 @@ LocalizationOutput LocalizationHeadImpl::Run(const torch::Tensor& features) {
       torch::cat({padded.narrow(1, 0, length), padded.narrow(1, 1, length),
                   padded.narrow(1, 2, length)},
                  2)));
-  x = norm_(RunBlocks(blocks_, x));
+  x = norm_(RunVideoMaeBlocks(blocks_, x));
   return {cls_head_(x), torch::relu(reg_head_(x))};
 }
 

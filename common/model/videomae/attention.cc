@@ -18,7 +18,8 @@ constexpr int64_t kQueryBlock = 128;
 
 }  // namespace
 
-AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias)
+VideoMaeAttentionImpl::VideoMaeAttentionImpl(int64_t dim, int64_t num_heads,
+                                             bool qkv_bias)
     : num_heads_(num_heads) {
   TORCH_CHECK(dim % num_heads == 0, "dim ", dim, " is not divisible by ",
               num_heads, " heads");
@@ -32,7 +33,7 @@ AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias)
   proj_ = register_module("proj", torch::nn::Linear(dim, dim));
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
+torch::Tensor VideoMaeAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t batch = x.size(0);
   const int64_t tokens = x.size(1);
   const int64_t dim = x.size(2);

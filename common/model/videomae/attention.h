@@ -11,9 +11,9 @@
 
 namespace iv::model {
 
-class AttentionImpl : public torch::nn::Module {
+class VideoMaeAttentionImpl : public torch::nn::Module {
  public:
-  AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias);
+  VideoMaeAttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias);
 
   // [B, N, D] -> [B, N, D].
   torch::Tensor forward(const torch::Tensor& x);
@@ -25,7 +25,7 @@ class AttentionImpl : public torch::nn::Module {
   torch::Tensor v_bias_;
   torch::nn::Linear proj_{nullptr};
 };
-TORCH_MODULE(Attention);
+TORCH_MODULE(VideoMaeAttention);
 
 // softmax(q k^T / sqrt(head_dim)) v over [B, heads, N, head_dim] tensors
 // (keys and values may have another N). LibTorch 2.x runs its fused kernel;

@@ -37,12 +37,12 @@ torch::Tensor DropPath(const torch::Tensor& x, double rate, bool training) {
   return x * (kept / keep);
 }
 
-BlockImpl::BlockImpl(const BlockOptions& options)
+VideoMaeBlockImpl::VideoMaeBlockImpl(const VideoMaeBlockOptions& options)
     : drop_path_(options.drop_path) {
   const int64_t dim = options.dim;
   norm1_ = register_module("norm1", VideoMaeLayerNorm(dim));
-  attn_ = register_module("attn",
-                          Attention(dim, options.num_heads, options.qkv_bias));
+  attn_ = register_module(
+      "attn", VideoMaeAttention(dim, options.num_heads, options.qkv_bias));
   norm2_ = register_module("norm2", VideoMaeLayerNorm(dim));
   // int(), as the official code truncates dim * mlp_ratio.
   const auto hidden = static_cast<int64_t>(dim * options.mlp_ratio);
@@ -55,29 +55,30 @@ BlockImpl::BlockImpl(const BlockOptions& options)
   }
 }
 
-torch::Tensor BlockImpl::Branch(const torch::Tensor& gamma,
-                                const torch::Tensor& fx) {
+torch::Tensor VideoMaeBlockImpl::Branch(const torch::Tensor& gamma,
+                                        const torch::Tensor& fx) {
   return DropPath(gamma.defined() ? gamma * fx : fx, drop_path_, is_training());
 }
 
-torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
+torch::Tensor VideoMaeBlockImpl::forward(const torch::Tensor& x) {
   const torch::Tensor y = x + Branch(gamma_1_, attn_(norm1_(x)));
   return y + Branch(gamma_2_, mlp_(norm2_(y)));
 }
 
-torch::nn::ModuleList MakeBlocks(const BlockOptions& options, int64_t depth,
-                                 double drop_path_rate) {
+torch::nn::ModuleList MakeVideoMaeBlocks(const VideoMaeBlockOptions& options,
+                                         int64_t depth, double drop_path_rate) {
   torch::nn::ModuleList blocks;
   for (int64_t i = 0; i < depth; ++i) {
-    BlockOptions block = options;
+    VideoMaeBlockOptions block = options;
     block.drop_path = depth > 1 ? drop_path_rate * i / (depth - 1) : 0.0;
-    blocks->push_back(Block(block));
+    blocks->push_back(VideoMaeBlock(block));
   }
   return blocks;
 }
 
-torch::Tensor RunBlocks(const torch::nn::ModuleList& blocks, torch::Tensor x) {
-  for (const auto& block : *blocks) x = block->as<Block>()->forward(x);
+torch::Tensor RunVideoMaeBlocks(const torch::nn::ModuleList& blocks,
+                                torch::Tensor x) {
+  for (const auto& block : *blocks) x = block->as<VideoMaeBlock>()->forward(x);
   return x;
 }
 

@@ -43,7 +43,7 @@ TORCH_MODULE(Mlp);
 // expected output is unchanged. The identity otherwise.
 torch::Tensor DropPath(const torch::Tensor& x, double rate, bool training);
 
-struct BlockOptions {
+struct VideoMaeBlockOptions {
   int64_t dim = 0;
   int64_t num_heads = 0;
   double mlp_ratio = 4.0;
@@ -52,9 +52,9 @@ struct BlockOptions {
   double drop_path = 0.0;
 };
 
-class BlockImpl : public torch::nn::Module {
+class VideoMaeBlockImpl : public torch::nn::Module {
  public:
-  explicit BlockImpl(const BlockOptions& options);
+  explicit VideoMaeBlockImpl(const VideoMaeBlockOptions& options);
 
   // [B, N, D] -> [B, N, D].
   torch::Tensor forward(const torch::Tensor& x);
@@ -65,22 +65,23 @@ class BlockImpl : public torch::nn::Module {
 
   double drop_path_;
   VideoMaeLayerNorm norm1_{nullptr};
-  Attention attn_{nullptr};
+  VideoMaeAttention attn_{nullptr};
   VideoMaeLayerNorm norm2_{nullptr};
   Mlp mlp_{nullptr};
   torch::Tensor gamma_1_;  // undefined without layer scale
   torch::Tensor gamma_2_;
 };
-TORCH_MODULE(Block);
+TORCH_MODULE(VideoMaeBlock);
 
 // `depth` blocks whose drop path rates rise linearly from 0 to
 // `drop_path_rate` (the official decay rule); `options.drop_path` is
 // ignored.
-torch::nn::ModuleList MakeBlocks(const BlockOptions& options, int64_t depth,
-                                 double drop_path_rate);
+torch::nn::ModuleList MakeVideoMaeBlocks(const VideoMaeBlockOptions& options,
+                                         int64_t depth, double drop_path_rate);
 
-// Runs `blocks` (from MakeBlocks) in order.
-torch::Tensor RunBlocks(const torch::nn::ModuleList& blocks, torch::Tensor x);
+// Runs `blocks` (from MakeVideoMaeBlocks) in order.
+torch::Tensor RunVideoMaeBlocks(const torch::nn::ModuleList& blocks,
+                                torch::Tensor x);
 
 }  // namespace iv::model
 

@@ -10,9 +10,9 @@
 namespace iv::model {
 namespace {
 
-BlockOptions BlocksOf(const VideoMaeConfig& config, int64_t dim,
-                      int64_t num_heads) {
-  BlockOptions options;
+VideoMaeBlockOptions BlocksOf(const VideoMaeConfig& config, int64_t dim,
+                              int64_t num_heads) {
+  VideoMaeBlockOptions options;
   options.dim = dim;
   options.num_heads = num_heads;
   options.mlp_ratio = config.mlp_ratio;
@@ -41,8 +41,9 @@ PretrainEncoderImpl::PretrainEncoderImpl(const VideoMaeConfig& config) {
       PatchEmbed(config.embed_dim, config.patch_size, config.tubelet_size,
                  TrainedGrid(config), config.conv_stem_channels));
   blocks_ = register_module(
-      "blocks", MakeBlocks(BlocksOf(config, config.embed_dim, config.num_heads),
-                           config.depth, config.drop_path_rate));
+      "blocks",
+      MakeVideoMaeBlocks(BlocksOf(config, config.embed_dim, config.num_heads),
+                         config.depth, config.drop_path_rate));
   norm_ = register_module("norm", VideoMaeLayerNorm(config.embed_dim));
 }
 
@@ -50,15 +51,15 @@ torch::Tensor PretrainEncoderImpl::forward(const torch::Tensor& video,
                                            const torch::Tensor& mask) {
   torch::Tensor x = EmbedTokens(patch_embed_, video);
   if (mask.defined()) x = Select(x, mask.logical_not());
-  return norm_(RunBlocks(blocks_, x));
+  return norm_(RunVideoMaeBlocks(blocks_, x));
 }
 
 PretrainDecoderImpl::PretrainDecoderImpl(const VideoMaeConfig& config) {
   const PretrainDecoderConfig& decoder = DecoderOf(config);
   blocks_ = register_module(
       "blocks",
-      MakeBlocks(BlocksOf(config, decoder.embed_dim, decoder.num_heads),
-                 decoder.depth, config.drop_path_rate));
+      MakeVideoMaeBlocks(BlocksOf(config, decoder.embed_dim, decoder.num_heads),
+                         decoder.depth, config.drop_path_rate));
   norm_ = register_module("norm", VideoMaeLayerNorm(decoder.embed_dim));
   const int64_t pixels =
       3 * config.tubelet_size * config.patch_size * config.patch_size;
@@ -67,7 +68,7 @@ PretrainDecoderImpl::PretrainDecoderImpl(const VideoMaeConfig& config) {
 
 torch::Tensor PretrainDecoderImpl::forward(const torch::Tensor& x,
                                            int64_t num_masked) {
-  const torch::Tensor y = RunBlocks(blocks_, x);
+  const torch::Tensor y = RunVideoMaeBlocks(blocks_, x);
   return head_(norm_(y.narrow(1, y.size(1) - num_masked, num_masked)));
 }
 

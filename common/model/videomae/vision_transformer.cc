@@ -11,8 +11,8 @@ namespace {
 // finetuning begins from the pretrained features rather than noise.
 constexpr double kHeadInitScale = 0.001;
 
-BlockOptions EncoderBlockOptions(const VideoMaeConfig& config) {
-  BlockOptions options;
+VideoMaeBlockOptions EncoderBlockOptions(const VideoMaeConfig& config) {
+  VideoMaeBlockOptions options;
   options.dim = config.embed_dim;
   options.num_heads = config.num_heads;
   options.mlp_ratio = config.mlp_ratio;
@@ -46,8 +46,8 @@ VisionTransformerImpl::VisionTransformerImpl(const VideoMaeConfig& config)
       PatchEmbed(dim, config.patch_size, config.tubelet_size,
                  TrainedGrid(config), config.conv_stem_channels));
   blocks_ = register_module(
-      "blocks", MakeBlocks(EncoderBlockOptions(config), config.depth,
-                           config.drop_path_rate));
+      "blocks", MakeVideoMaeBlocks(EncoderBlockOptions(config), config.depth,
+                                   config.drop_path_rate));
   if (config.use_mean_pooling) {
     fc_norm_ = register_module("fc_norm", VideoMaeLayerNorm(dim));
   } else {
@@ -65,7 +65,8 @@ VisionTransformerImpl::VisionTransformerImpl(const VideoMaeConfig& config)
 }
 
 torch::Tensor VisionTransformerImpl::Tokens(const torch::Tensor& video) {
-  torch::Tensor x = RunBlocks(blocks_, EmbedTokens(patch_embed_, video));
+  torch::Tensor x =
+      RunVideoMaeBlocks(blocks_, EmbedTokens(patch_embed_, video));
   return norm_ ? norm_(x) : x;
 }
 
