@@ -207,7 +207,10 @@ TEST(ManifestTest, KineticsMsrVttAndActivityNetRowsLoad) {
   EXPECT_EQ((*clips)[0].action_id, 0);
   EXPECT_EQ((*clips)[1].action_id, 1);
   EXPECT_EQ((*clips)[2].action_id, -1);  // not in the class list
-  EXPECT_EQ((*clips)[0].path, dir + "/abseiling/0001.mp4");
+  EXPECT_EQ((*clips)[0].path,
+            (std::filesystem::path(dir) / "abseiling/0001.mp4")
+                .lexically_normal()
+                .string());
   EXPECT_TRUE((*clips)[0].actor.shape.empty());
   EXPECT_EQ((*clips)[0].num_objects, 0);
   // Without a class list, names are looked up among SynthWorld's actions.
