@@ -188,10 +188,8 @@ int LaunchLocalWorkers(const TrainArgs& args, int nproc) {
       exit_code = code;
       // After Ctrl-C every rank stops on its own, rank 0 after its checkpoint.
       if (interrupted) continue;
-      std::fprintf(stderr,
-                   "iv train: rank %d %s %d; stopping the other ranks\n", rank,
-                   WIFEXITED(*status) ? "exited with" : "was killed by signal",
-                   WIFEXITED(*status) ? code : WTERMSIG(*status));
+      std::fprintf(stderr, "iv train: rank %d %s; stopping the other ranks\n",
+                   rank, process::DescribeWaitStatus(*status).c_str());
       kill_all();
     }
     // Ranks are not waited for one by one: whichever fails first must stop
