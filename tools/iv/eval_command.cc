@@ -80,8 +80,10 @@ void AddEvalCommand(CLI::App& iv) {
   eval->add_option("--checkpoint", args->checkpoint,
                    "Trained model folder (iv train's checkpoint)")
       ->required();
-  eval->add_option("--manifest", args->manifest,
-                   "JSON Lines manifest in SynthWorld's format")
+  eval->add_option(
+          "--manifest", args->manifest,
+          "JSON Lines manifest (common/data/manifest.h: SynthWorld's, or any "
+          "rows with a file and labels)")
       ->required()
       ->check(CLI::ExistingFile);
   eval->add_option("--task", args->task,
