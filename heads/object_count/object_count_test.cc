@@ -6,6 +6,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 
@@ -144,6 +146,18 @@ TEST(ObjectCountTaskTest, TrainsTheHeadAloneAndEvaluatesLikeABuiltInTask) {
   EXPECT_LT(last, first);
   ASSERT_TRUE(trained->final_metrics.count("accuracy"));
   EXPECT_EQ(trained->final_metrics.at("n"), 12);
+
+  // The checkpoint's config names the plug-in's config type in the text
+  // users read, not as serialized bytes.
+  std::ifstream config_file(trained->final_checkpoint +
+                            "/model_config.textproto");
+  const std::string config((std::istreambuf_iterator<char>(config_file)),
+                           std::istreambuf_iterator<char>());
+  EXPECT_TRUE(absl::StrContains(
+      config,
+      "[type.googleapis.com/internvideo.heads.v1.ObjectCountHeadConfig] {\n"))
+      << config;
+  EXPECT_TRUE(absl::StrContains(config, "max_objects: 3")) << config;
 
   absl::StatusOr<model::LoadedInternVideo> loaded =
       model::LoadInternVideo(trained->final_checkpoint);

@@ -1,5 +1,4 @@
 // `iv model info`: what a checkpoint holds, official file or native folder.
-#include <google/protobuf/text_format.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -7,6 +6,7 @@
 #include <string>
 
 #include "common/model/arch/arch.h"
+#include "common/proto/text_format.h"
 #include "tools/iv/model_command.h"
 
 namespace iv::cli {
@@ -29,9 +29,7 @@ int Info(const std::string& path) {
   std::printf("parameters: %lld in %zu tensors\n",
               static_cast<long long>(parameters), checkpoint->weights.size());
   if (checkpoint->arch != nullptr) {
-    std::string config;
-    google::protobuf::TextFormat::PrintToString(checkpoint->config, &config);
-    std::printf("config:\n%s", config.c_str());
+    std::printf("config:\n%s", proto::ToTextFormat(checkpoint->config).c_str());
   }
   std::printf("%s:\n", checkpoint->native ? "metadata" : "other entries");
   for (const auto& [key, value] : checkpoint->details) {

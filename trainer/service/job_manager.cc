@@ -22,8 +22,8 @@
 #include "common/data/manifest.h"
 #include "common/files/atomic_file.h"
 #include "common/files/file_digest.h"
+#include "common/proto/text_format.h"
 #include "common/text/text_cleaning.h"
-#include "google/protobuf/text_format.h"
 #include "nlohmann/json.hpp"
 #include "trainer/recipe.h"
 #include "trainer/training_checkpoint.h"
@@ -497,10 +497,9 @@ absl::StatusOr<Job> JobManager::Submit(TrainingRecipe recipe,
     return absl::InternalError(
         absl::StrCat("cannot create ", JobDir(id), ": ", error.message()));
   }
-  std::string text;
-  google::protobuf::TextFormat::PrintToString(entry.job.recipe(), &text);
   if (absl::Status s = files::WriteFileAtomically(
-          (fs::path(JobDir(id)) / kRecipeFile).string(), text);
+          (fs::path(JobDir(id)) / kRecipeFile).string(),
+          proto::ToTextFormat(entry.job.recipe()));
       !s.ok()) {
     return s;
   }

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/files/atomic_file.h"
+#include "common/proto/text_format.h"
 #include "common/safetensors/safetensors.h"
 
 namespace iv::model {
@@ -48,10 +49,9 @@ absl::Status WriteNativeCheckpoint(const std::string& dir,
   if (absl::Status s = WriteSafetensors(weights_path, weights); !s.ok()) {
     return s;
   }
-  std::string text;
-  google::protobuf::TextFormat::PrintToString(checkpoint.config, &text);
   const std::string config_path = JoinPath(dir, kNativeConfigFile);
-  return files::WriteFileAtomically(config_path, text);
+  return files::WriteFileAtomically(config_path,
+                                    proto::ToTextFormat(checkpoint.config));
 }
 
 absl::StatusOr<NativeCheckpoint> ReadNativeCheckpoint(const std::string& dir) {
