@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -411,8 +412,9 @@ class CaptionEvaluator : public ClipEvaluator {
   std::vector<std::string> captions_;
 };
 
-constexpr const char* kBuiltinTasks[] = {"recognition", "retrieval",
-                                         kLocalizationTask, "vqa", "caption"};
+constexpr const char* kBuiltinTasks[] = {kRecognitionTask, kRetrievalTask,
+                                         kLocalizationTask, kVqaTask,
+                                         kCaptionTask};
 
 absl::Status Lacks(const std::string& task, const std::string& what) {
   return absl::FailedPreconditionError(
@@ -427,25 +429,25 @@ absl::StatusOr<std::unique_ptr<ClipEvaluator>> NewClipEvaluator(
     const Dataset& data, const text::ClipTokenizer* tokenizer, int batch_size) {
   const model::InternVideoConfig& config = model->config();
   const bool reads_text =
-      task == "retrieval" || task == "vqa" || task == "caption";
+      task == kRetrievalTask || task == kVqaTask || task == kCaptionTask;
   if (reads_text && tokenizer == nullptr) {
     return Lacks(task, "tokenizer vocabulary");
   }
-  if (task == "recognition") {
+  if (task == kRecognitionTask) {
     if (!model->masked_encoder())
       return Lacks(task, "finetuned masked encoder");
     return std::make_unique<RecognitionEvaluator>(model);
   }
-  if (task == "retrieval") {
+  if (task == kRetrievalTask) {
     if (!config.multimodal) return Lacks(task, "multimodal encoder");
     return std::make_unique<RetrievalEvaluator>(model, data, *tokenizer,
                                                 batch_size);
   }
-  if (task == "vqa") {
+  if (task == kVqaTask) {
     if (!config.vqa) return Lacks(task, "VQA head");
     return std::make_unique<VqaEvaluator>(model, data, *tokenizer);
   }
-  if (task == "caption") {
+  if (task == kCaptionTask) {
     if (!config.multimodal || !config.multimodal->caption_decoder) {
       return Lacks(task, "caption decoder");
     }

@@ -9,7 +9,6 @@
 
 #include <functional>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,8 +90,13 @@ class ClipEvaluator {
   virtual absl::StatusOr<Metrics> Finish() = 0;
 };
 
-// The task that reads untrimmed videos (the others read trimmed clips).
+// The built-in tasks' names, as `iv eval --task` and Objective::eval_task
+// give them. Localization reads untrimmed videos, the others trimmed clips.
+inline constexpr char kRecognitionTask[] = "recognition";
+inline constexpr char kRetrievalTask[] = "retrieval";
 inline constexpr char kLocalizationTask[] = "localization";
+inline constexpr char kVqaTask[] = "vqa";
+inline constexpr char kCaptionTask[] = "caption";
 
 // What `iv eval --task` accepts: "recognition", "retrieval",
 // "localization", "vqa", "caption", then every linked task plug-in's name.

@@ -168,7 +168,7 @@ class Recognition : public Objective {
     }
     return loss;
   }
-  std::string eval_task() const override { return "recognition"; }
+  std::string eval_task() const override { return kRecognitionTask; }
 
  private:
   double smoothing_;
@@ -247,7 +247,7 @@ class Cma : public Objective {
     return loss;
   }
   std::string eval_task() const override {
-    return contrastive_weight_ > 0 ? "retrieval" : "recognition";
+    return contrastive_weight_ > 0 ? kRetrievalTask : kRecognitionTask;
   }
 
  private:
@@ -321,8 +321,8 @@ class VideoText : public Objective {
 
   std::string eval_task() const override {
     // Captioning alone is judged on generated captions.
-    if (contrastive_weight_ > 0) return "retrieval";
-    if (caption_weight_ > 0) return "caption";
+    if (contrastive_weight_ > 0) return kRetrievalTask;
+    if (caption_weight_ > 0) return kCaptionTask;
     return "";
   }
 
@@ -432,7 +432,7 @@ class Vqa : public Objective {
                          tokenizer_->Tokenize(questions, context_length_));
     return CrossEntropy(logits, torch::tensor(labels, torch::kInt64), 0.0);
   }
-  std::string eval_task() const override { return "vqa"; }
+  std::string eval_task() const override { return kVqaTask; }
 
  private:
   const Dataset* train_;
