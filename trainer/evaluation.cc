@@ -6,22 +6,19 @@
 #include <optional>
 #include <set>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "common/data/synthworld_samples.h"
-#include "common/data/synthworld_vocabulary.h"
+#include "common/data/recognition_samples.h"
 #include "common/data/window_features.h"
 #include "common/model/multimodal/caption_generation.h"
+#include "common/synthworld/benchmark.h"
 #include "trainer/task_plugin.h"
 #include "trainer/training_data.h"
 
 namespace iv::trainer {
 namespace {
-
-namespace sw = data::synthworld;
 
 // Recall@k of each query row of `similarity` [Q, R] over results whose key
 // must equal the query's.
@@ -60,20 +57,7 @@ Metrics RecognitionMetrics(const torch::Tensor& logits,
   metrics["n"] = static_cast<double>(n);
   metrics["top1"] =
       n == 0 ? 0.0 : predicted.eq(labels).sum().item<double>() / n;
-  auto logits_a = logits.accessor<float, 2>();
-  auto labels_a = labels.accessor<int64_t, 1>();
-  int64_t twin_n = 0, twin_hits = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t label = labels_a[i];
-    if (label < 0 || label >= sw::kNumActions || label >= logits.size(1)) {
-      continue;
-    }
-    const int64_t twin = sw::Actions()[label].twin_id;
-    ++twin_n;
-    if (logits_a[i][label] > logits_a[i][twin]) ++twin_hits;
-  }
-  metrics["twin_top1"] =
-      twin_n == 0 ? 0.0 : static_cast<double>(twin_hits) / twin_n;
+  metrics["twin_top1"] = synthworld::TwinAccuracy(logits, labels);
   return metrics;
 }
 
@@ -87,11 +71,6 @@ Metrics RetrievalMetrics(const torch::Tensor& video_embeds,
   AddRecalls(similarity.t(), video_keys, text_keys, "v2t", metrics);
   metrics["n"] = static_cast<double>(video_embeds.size(0));
   return metrics;
-}
-
-std::string ClipKey(const data::TrimmedClip& clip) {
-  return absl::StrCat(clip.actor.color, " ", clip.actor.shape, " ",
-                      clip.action);
 }
 
 Metrics LocalizationMetrics(
@@ -210,53 +189,23 @@ double CorpusBleu4(const std::vector<std::string>& candidates,
   return brevity * std::exp(log_precision);
 }
 
-std::string CaptionTriple(const std::string& caption) {
-  const std::vector<std::string> words =
-      absl::StrSplit(absl::AsciiStrToLower(caption), ' ', absl::SkipEmpty());
-  std::string color, shape;
-  int action = -1;
-  size_t action_at = words.size(), action_length = 0;
-  for (size_t i = 0; i < words.size(); ++i) {
-    if (color.empty() && sw::ColorId(words[i]) >= 0) color = words[i];
-    if (shape.empty() && sw::ShapeId(words[i]) >= 0) shape = words[i];
-  }
-  for (const sw::ActionInfo& info : sw::Actions()) {
-    std::vector<absl::string_view> phrases(info.paraphrases.begin(),
-                                           info.paraphrases.end());
-    phrases.push_back(info.phrase);
-    for (absl::string_view phrase : phrases) {
-      const std::vector<std::string> tokens =
-          absl::StrSplit(phrase, ' ', absl::SkipEmpty());
-      for (size_t i = 0; i + tokens.size() <= words.size(); ++i) {
-        if (!std::equal(tokens.begin(), tokens.end(), words.begin() + i)) {
-          continue;
-        }
-        if (i < action_at ||
-            (i == action_at && tokens.size() > action_length)) {
-          action = info.id;
-          action_at = i;
-          action_length = tokens.size();
-        }
-        break;
-      }
-    }
-  }
-  if (color.empty() || shape.empty() || action < 0) return "";
-  return absl::StrCat(color, " ", shape, " ", sw::Actions()[action].name);
-}
-
 Metrics CaptionMetrics(const std::vector<std::string>& generated,
                        const std::vector<data::TrimmedClip>& clips) {
   std::vector<std::string> references;
-  double hits = 0;
+  double scenes = 0, hits = 0;
   for (size_t i = 0; i < clips.size(); ++i) {
     references.push_back(clips[i].captions.empty() ? ""
                                                    : clips[i].captions.front());
-    hits += CaptionTriple(generated[i]) == ClipKey(clips[i]) ? 1 : 0;
+    if (clips[i].actor.shape.empty()) continue;
+    ++scenes;
+    hits +=
+        synthworld::CaptionTriple(generated[i]) == synthworld::ClipKey(clips[i])
+            ? 1
+            : 0;
   }
   Metrics metrics;
   metrics["n"] = static_cast<double>(clips.size());
-  metrics["triple_accuracy"] = clips.empty() ? 0.0 : hits / clips.size();
+  if (scenes > 0) metrics["triple_accuracy"] = hits / scenes;
   metrics["bleu4"] = CorpusBleu4(generated, references);
   return metrics;
 }
@@ -304,8 +253,8 @@ class RetrievalEvaluator : public ClipEvaluator {
   absl::StatusOr<Metrics> Finish() override {
     std::vector<std::string> keys, texts;
     for (const data::TrimmedClip& clip : data_.clips) {
-      keys.push_back(ClipKey(clip));
-      texts.push_back(clip.captions.empty() ? ClipKey(clip)
+      keys.push_back(RetrievalKey(clip));
+      texts.push_back(clip.captions.empty() ? FallbackCaption(clip)
                                             : clip.captions.front());
     }
     const int context = model_->config().multimodal->text.context_length;

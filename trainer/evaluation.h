@@ -23,24 +23,20 @@ namespace iv::trainer {
 
 using Metrics = std::map<std::string, double>;
 
-// "top1" over logits [N, C] and labels [N]; "twin_top1": the fraction of
-// clips whose true action scores above its time-reversed twin (SynthWorld's
-// pairs, ids 2k and 2k + 1), the decision a single frame cannot make;
-// "n". Labels outside the twin table are left out of twin_top1.
+// "top1" over logits [N, C] and labels [N]; "twin_top1":
+// synthworld::TwinAccuracy, the reverse-twin decision of SynthWorld's
+// actions (labels outside them are left out); "n".
 Metrics RecognitionMetrics(const torch::Tensor& logits,
                            const torch::Tensor& labels);
 
 // Text-to-video and video-to-text recall at 1, 5 and 10 ("t2v_r1" ...
 // "v2t_r10") of L2-normalized embeddings video [N, D] and text [M, D]
 // (one query text per clip in the protocol, so M = N): a hit is a result
-// whose key (the clip's "color shape action" triple) equals the query's.
+// whose key (RetrievalKey) equals the query's.
 Metrics RetrievalMetrics(const torch::Tensor& video_embeds,
                          const torch::Tensor& text_embeds,
                          const std::vector<std::string>& video_keys,
                          const std::vector<std::string>& text_keys);
-
-// The (color, shape, action) triple retrieval and captioning match on.
-std::string ClipKey(const data::TrimmedClip& clip);
 
 // ActivityNet's detection mAP at tIoU 0.3, 0.4, ..., 0.7 ("map_0.3" ...
 // "map_0.7"), "map_mean" of 0.3, 0.5 and 0.7 (SynthWorld-Bench's), and
@@ -64,14 +60,9 @@ Metrics LocalizationMetrics(
 double CorpusBleu4(const std::vector<std::string>& candidates,
                    const std::vector<std::string>& references);
 
-// The "color shape action" triple (as ClipKey) a caption states, parsed with
-// the SynthWorld vocabulary: the first color word, the first shape word and
-// the earliest (then longest) action phrase or paraphrase; "" when one is
-// missing.
-std::string CaptionTriple(const std::string& caption);
-
-// "triple_accuracy" (CaptionTriple(generated) == ClipKey(clip)), "bleu4"
-// against the clips' canonical (first) captions, "n".
+// "bleu4" against the clips' canonical (first) captions, "n", and for
+// SynthWorld clips (ones with an actor) "triple_accuracy": the fraction whose
+// caption states their event (synthworld::CaptionTriple == ClipKey).
 Metrics CaptionMetrics(const std::vector<std::string>& generated,
                        const std::vector<data::TrimmedClip>& clips);
 

@@ -9,8 +9,9 @@
 #include "common/data/window_features.h"
 #include "common/model/multimodal/contrastive_loss.h"
 #include "common/model/videomae/masking.h"
+#include "common/synthworld/attribute_labels.h"
+#include "common/synthworld/caption_negatives.h"
 #include "common/video/clip_spec.h"
-#include "trainer/caption_negatives.h"
 #include "trainer/recipe.h"
 #include "trainer/task_plugin.h"
 #include "trainer/training_data.h"
@@ -23,7 +24,7 @@ using internvideo::v1::TrainingRecipe;
 namespace F = torch::nn::functional;
 
 // One manifest caption per clip of the batch, drawn per (epoch, clip); a
-// clip without captions stands for itself by its key.
+// clip without captions stands for itself by FallbackCaption.
 std::vector<std::string> DrawCaptions(
     const std::vector<data::TrimmedClip>& clips,
     const std::vector<int64_t>& sample_ids, const StepContext& context) {
@@ -31,7 +32,7 @@ std::vector<std::string> DrawCaptions(
   for (int64_t id : sample_ids) {
     const data::TrimmedClip& clip = clips.at(id);
     if (clip.captions.empty()) {
-      captions.push_back(ClipKey(clip));
+      captions.push_back(FallbackCaption(clip));
       continue;
     }
     const uint64_t pick =
@@ -102,42 +103,10 @@ class MaskedVideoModeling : public Objective {
   std::string eval_task() const override { return ""; }
 };
 
-// The class id of `name` in `names`, or -1.
-int64_t IndexOf(const std::vector<std::string>& names,
-                const std::string& name) {
-  const auto it = std::find(names.begin(), names.end(), name);
-  return it == names.end() ? -1 : it - names.begin();
-}
-
-// Per clip of the training set: the attribute head's labels (color, shape,
-// count class), [clips, 3]; INVALID_ARGUMENT naming the first clip whose
-// attribute is not among the head's classes.
-absl::StatusOr<torch::Tensor> AttributeLabels(
-    const std::vector<data::TrimmedClip>& clips,
-    const model::AttributeConfig& head) {
-  torch::Tensor labels =
-      torch::empty({static_cast<int64_t>(clips.size()), 3}, torch::kInt64);
-  auto rows = labels.accessor<int64_t, 2>();
-  for (size_t i = 0; i < clips.size(); ++i) {
-    const data::TrimmedClip& clip = clips[i];
-    rows[i][0] = IndexOf(head.colors, clip.actor.color);
-    rows[i][1] = IndexOf(head.shapes, clip.actor.shape);
-    rows[i][2] = clip.num_objects - 1;
-    if (rows[i][0] < 0 || rows[i][1] < 0 || rows[i][2] < 0 ||
-        rows[i][2] >= head.max_objects) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "recipe.model.attribute_head: training clip ", clip.file, " (",
-          clip.actor.color, " ", clip.actor.shape, ", ", clip.num_objects,
-          " objects) is outside the head's colors, shapes or max_objects"));
-    }
-  }
-  return labels;
-}
-
 class Recognition : public Objective {
  public:
-  // `attribute_labels`: AttributeLabels of the training set when the
-  // attribute losses count (`attribute_weight` > 0).
+  // `attribute_labels`: synthworld::AttributeLabels of the training set when
+  // the attribute losses count (`attribute_weight` > 0).
   Recognition(double smoothing, double attribute_weight,
               torch::Tensor attribute_labels)
       : smoothing_(smoothing),
@@ -222,7 +191,7 @@ class Cma : public Objective {
       if (hard_negatives_) {
         for (int64_t i = 0; i < batch_size; ++i) {
           const int64_t id = batch.sample_ids[i];
-          for (std::string& negative : AttributeSwappedCaptions(
+          for (std::string& negative : synthworld::AttributeSwappedCaptions(
                    clips_->at(id), texts[i],
                    data::MixSeed(context.seed, context.step, id))) {
             texts.push_back(std::move(negative));
@@ -525,9 +494,14 @@ absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(
       const double attribute_weight = recipe.recognition().attribute_weight();
       torch::Tensor attribute_labels;
       if (attribute_weight > 0) {  // ValidateRecipe checked the head
-        absl::StatusOr<torch::Tensor> labels =
-            AttributeLabels(*clips, *config.attributes);
-        if (!labels.ok()) return labels.status();
+        absl::StatusOr<torch::Tensor> labels = synthworld::AttributeLabels(
+            *clips, config.attributes->colors, config.attributes->shapes,
+            config.attributes->max_objects);
+        if (!labels.ok()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("recipe.model.attribute_head: training ",
+                           labels.status().message()));
+        }
         attribute_labels = *std::move(labels);
       }
       return std::make_unique<Recognition>(

@@ -4,7 +4,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "common/data/synthworld_samples.h"
+#include "common/data/recognition_samples.h"
+#include "common/synthworld/benchmark.h"
+#include "common/synthworld/vocabulary.h"
 #include "common/video/clip_spec.h"
 
 namespace iv::trainer {
@@ -74,12 +76,23 @@ absl::Status CheckActionLabels(const std::vector<data::TrimmedClip>& clips,
 }
 
 std::vector<data::ClipSample> DatasetSamples(const Dataset& dataset) {
-  if (dataset.videos.empty()) return data::RecognitionSamples(dataset.clips);
+  if (dataset.videos.empty()) {
+    return data::RecognitionSamples(dataset.clips,
+                                    synthworld::MirroredActions());
+  }
   std::vector<data::ClipSample> samples;
   for (const data::UntrimmedVideo& video : dataset.videos) {
     samples.push_back({video.path, -1, -1});
   }
   return samples;
+}
+
+std::string FallbackCaption(const data::TrimmedClip& clip) {
+  return clip.actor.shape.empty() ? clip.action : synthworld::ClipKey(clip);
+}
+
+std::string RetrievalKey(const data::TrimmedClip& clip) {
+  return clip.actor.shape.empty() ? clip.path : synthworld::ClipKey(clip);
 }
 
 absl::StatusOr<data::ClipLoaderOptions> LoaderOptions(

@@ -28,8 +28,8 @@ struct Dataset {
 // The clips (or, when `untrimmed`, the videos) of every manifest of `data`
 // in order, each repeated round(weight) times (weight 0 = 1; at least once
 // when weight > 0), cut to max_samples. Action names become class ids
-// through `class_names` (the model's ModelConfig.class_names; SynthWorld's
-// actions when empty). Errors name the manifest.
+// through `class_names` (the model's ModelConfig.class_names; when empty,
+// a row's own action_id holds). Errors name the manifest.
 absl::StatusOr<Dataset> ReadDataset(
     const internvideo::v1::DataConfig& data, bool untrimmed,
     const std::vector<std::string>& class_names = {});
@@ -39,9 +39,20 @@ absl::StatusOr<Dataset> ReadDataset(
 absl::Status CheckActionLabels(const std::vector<data::TrimmedClip>& clips,
                                int64_t num_classes);
 
-// The loader's samples: recognition samples of the clips, or one sample
-// (label -1, never flipped) per video.
+// The loader's samples: recognition samples of the clips (mirroring
+// SynthWorld's directional actions by name, data::RecognitionSamples), or
+// one sample (label -1, never flipped) per video.
 std::vector<data::ClipSample> DatasetSamples(const Dataset& dataset);
+
+// What stands for a clip without captions where a text is needed:
+// SynthWorld's "color shape action" triple for rows with its scene,
+// otherwise the action's name (a Kinetics-style row).
+std::string FallbackCaption(const data::TrimmedClip& clip);
+
+// Which clips a retrieval query counts as hits: those with an equal key.
+// SynthWorld clips showing the same event share it (synthworld::ClipKey);
+// other clips match only themselves (their path), as MSR-VTT's protocol.
+std::string RetrievalKey(const data::TrimmedClip& clip);
 
 // How clips are cut for `model`: the ClipSpec every service cuts with
 // (video::ResolveClipSpec of the model's ClipInputOf, `data.sampling` on

@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/data/synthworld_samples.h"
-#include "common/data/synthworld_vocabulary.h"
+#include "common/data/recognition_samples.h"
 #include "common/video/decoder.h"
 #include "common/video/sampler.h"
 
@@ -202,22 +204,29 @@ TEST_F(ClipLoaderTest, ErrorsNameTheProblem) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST(SynthWorldSamplesTest, MirroringSwapsOnlyDirectionalActions) {
-  using namespace synthworld;  // NOLINT
-  EXPECT_EQ(MirroredAction(kMoveLeft), kMoveRight);
-  EXPECT_EQ(MirroredAction(kMoveRight), kMoveLeft);
-  EXPECT_EQ(MirroredAction(kRotateClockwise), kRotateCounterclockwise);
-  EXPECT_EQ(MirroredAction(kRotateCounterclockwise), kRotateClockwise);
-  for (int action : {kMoveUp, kMoveDown, kGrow, kShrink, kAppear, kDisappear}) {
-    EXPECT_EQ(MirroredAction(action), action);
-  }
-  TrimmedClip clip;
-  clip.path = "/x.mp4";
-  clip.action_id = kMoveLeft;
-  std::vector<ClipSample> samples = RecognitionSamples({clip});
-  ASSERT_EQ(samples.size(), 1);
-  EXPECT_EQ(samples[0].label, kMoveLeft);
-  EXPECT_EQ(samples[0].flipped_label, kMoveRight);
+TEST(RecognitionSamplesTest, MirroredActionsTakeTheirMirrorsId) {
+  auto clip = [](const std::string& action, int id) {
+    TrimmedClip clip;
+    clip.path = absl::StrCat("/", action, ".mp4");
+    clip.action = action;
+    clip.action_id = id;
+    return clip;
+  };
+  const std::map<std::string, std::string> mirrored = {
+      {"left", "right"}, {"right", "left"}, {"clockwise", "anticlockwise"}};
+  // Ids as the clips give them, whatever their order in a class list.
+  const std::vector<ClipSample> samples = RecognitionSamples(
+      {clip("left", 7), clip("right", 3), clip("up", 5), clip("clockwise", 1)},
+      mirrored);
+  ASSERT_EQ(samples.size(), 4);
+  EXPECT_EQ(samples[0].path, "/left.mp4");
+  EXPECT_EQ(samples[0].label, 7);
+  EXPECT_EQ(samples[0].flipped_label, 3);
+  EXPECT_EQ(samples[1].flipped_label, 7);
+  EXPECT_EQ(samples[2].flipped_label, 5);   // a mirror leaves "up" alone
+  EXPECT_EQ(samples[3].flipped_label, -1);  // its mirror is not in the data
+  // Without a map nothing changes meaning in a mirror.
+  EXPECT_EQ(RecognitionSamples({clip("left", 7)})[0].flipped_label, 7);
 }
 
 }  // namespace

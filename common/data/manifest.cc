@@ -12,7 +12,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "common/data/synthworld_vocabulary.h"
 #include "common/files/atomic_file.h"
 
 namespace iv::data {
@@ -181,14 +180,7 @@ absl::Status ParseLine(const LineParser& p, const json& line,
 template <typename Entry>
 absl::StatusOr<std::vector<Entry>> ReadManifest(
     const std::string& path, const ManifestOptions& options) {
-  std::vector<std::string> synthworld_actions;
-  if (options.class_names.empty()) {
-    for (const synthworld::ActionInfo& action : synthworld::Actions()) {
-      synthworld_actions.emplace_back(action.name);
-    }
-  }
-  const std::vector<std::string>& class_names =
-      options.class_names.empty() ? synthworld_actions : options.class_names;
+  const std::vector<std::string>& class_names = options.class_names;
   std::ifstream in(path);
   if (!in) {
     return absl::ErrnoToStatus(errno,

@@ -58,7 +58,8 @@ struct UntrimmedVideo {
 };
 
 // How action names become class ids: their index in `class_names` (a
-// model's ModelConfig.class_names); SynthWorld's ten actions when empty.
+// model's ModelConfig.class_names). With no class names a row's own
+// action_id is its id (-1 when it has none).
 struct ManifestOptions {
   std::vector<std::string> class_names;
 };

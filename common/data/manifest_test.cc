@@ -16,6 +16,12 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
+// SynthWorld's action names in id order, as a SynthWorld model's
+// ModelConfig.class_names lists them.
+const ManifestOptions kSynthWorldClasses = {
+    {"move_left", "move_right", "move_up", "move_down", "rotate_clockwise",
+     "rotate_counterclockwise", "grow", "shrink", "appear", "disappear"}};
+
 void WriteText(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
 }
@@ -120,7 +126,7 @@ TEST(ManifestTest, ReadsTheSpecExampleAndOtherRenderersLines) {
 
 {"file": "/data/x.mp4", "render": {"seed": 3, "angle": 0.5}, "actor": {"shape": "cross", "color": "white", "size": "large", "hue": 1}, "action": "move_up", "distractors": [{"shape": "circle", "color": "red", "size": "small"}]}
 )");
-  auto clips = ReadTrimmedManifest(dir + "/m.jsonl");
+  auto clips = ReadTrimmedManifest(dir + "/m.jsonl", kSynthWorldClasses);
   ASSERT_TRUE(clips.ok()) << clips.status();
   ASSERT_EQ(clips->size(), 2);
   EXPECT_EQ((*clips)[0].num_objects, 2);
@@ -128,6 +134,11 @@ TEST(ManifestTest, ReadsTheSpecExampleAndOtherRenderersLines) {
   EXPECT_EQ((*clips)[1].action_id, 2);    // from the action's name
   EXPECT_EQ((*clips)[1].num_objects, 2);  // 1 + the distractors
   EXPECT_TRUE((*clips)[1].captions.empty());
+  // Without class names only a row's own action_id gives an id.
+  clips = ReadTrimmedManifest(dir + "/m.jsonl");
+  ASSERT_TRUE(clips.ok()) << clips.status();
+  EXPECT_EQ((*clips)[0].action_id, 9);
+  EXPECT_EQ((*clips)[1].action_id, -1);
 }
 
 TEST(ManifestTest, MalformedLinesNameFileLineAndField) {
@@ -160,7 +171,7 @@ TEST(ManifestTest, MalformedLinesNameFileLineAndField) {
   for (const Case& c : cases) {
     const std::string path = dir + "/m.jsonl";
     WriteText(path, good + "\n" + c.line + "\n");
-    auto clips = ReadTrimmedManifest(path);
+    auto clips = ReadTrimmedManifest(path, kSynthWorldClasses);
     EXPECT_EQ(clips.status().code(), absl::StatusCode::kInvalidArgument)
         << c.line;
     EXPECT_THAT(clips.status().message(),

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <random>
 
-#include "common/data/synthworld.h"
+#include "common/synthworld/renderer.h"
 #include "common/testing/temp_dir.h"
 
 namespace iv::test {
@@ -19,7 +19,7 @@ ServiceTestVideos RenderServiceTestVideos(const std::string& name,
   out.root = FreshTempDir(name);
   out.videos = out.root + "/videos";
   out.outside = out.root + "/outside";
-  data::synthworld::SynthOptions options;
+  synthworld::SynthOptions options;
   options.out_dir = out.videos;
   options.seed = seed;
   options.size = 64;
@@ -28,7 +28,7 @@ ServiceTestVideos RenderServiceTestVideos(const std::string& name,
   options.test_clips = 0;
   options.test_untrimmed = untrimmed;
   options.threads = 2;
-  EXPECT_TRUE(data::synthworld::RenderWorld(options, {}).ok());
+  EXPECT_TRUE(synthworld::RenderWorld(options, {}).ok());
   fs::create_directories(out.outside);
   fs::copy_file(out.videos + "/clips/train_00000.mp4",
                 out.outside + "/secret.mp4");

@@ -13,8 +13,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "common/data/synthworld_vocabulary.h"
 #include "common/process/command.h"
+#include "common/synthworld/vocabulary.h"
 #include "common/text/bpe_trainer.h"
 #include "common/text/testdata/shared_vocab.h"
 #include "common/text/text_cleaning.h"
@@ -302,7 +302,7 @@ TEST(ClipTokenizerTest, Utf8DecodingReplacesEachBadSequence) {
 
 // SynthWorld's captions: every size, color, shape and action phrasing.
 std::vector<std::string> SynthWorldCaptions() {
-  namespace sw = data::synthworld;
+  namespace sw = synthworld;
   std::vector<std::string> captions;
   for (const sw::Size& size : sw::Sizes()) {
     for (const sw::Color& color : sw::Colors()) {

@@ -17,9 +17,9 @@
 #include "absl/strings/str_join.h"
 #include "common/data/clip_loader.h"
 #include "common/data/manifest.h"
-#include "common/data/synthworld.h"
-#include "common/data/synthworld_samples.h"
+#include "common/data/recognition_samples.h"
 #include "common/process/command.h"
+#include "common/synthworld/renderer.h"
 #include "common/video/decoder.h"
 #include "common/video/sampler.h"
 
@@ -142,7 +142,7 @@ absl::StatusOr<std::vector<data::TrimmedClip>> World(
       absl::StrCat(options.work_dir, "/synth_", side, "_", count);
   const std::string manifest = dir + "/train.jsonl";
   if (!Exists(manifest)) {
-    data::synthworld::SynthOptions synth;
+    synthworld::SynthOptions synth;
     synth.out_dir = dir;
     synth.seed = 1;
     synth.size = side;
@@ -150,7 +150,7 @@ absl::StatusOr<std::vector<data::TrimmedClip>> World(
     synth.val_clips = 0;
     synth.test_clips = 0;
     synth.test_untrimmed = 0;
-    absl::Status rendered = data::synthworld::RenderWorld(synth, nullptr);
+    absl::Status rendered = synthworld::RenderWorld(synth, nullptr);
     if (!rendered.ok()) return rendered;
   }
   return data::ReadTrimmedManifest(manifest);

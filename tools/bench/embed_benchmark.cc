@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/data/synthworld.h"
 #include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/serving/connection.h"
 #include "common/serving/model_registry.h"
 #include "common/serving/server.h"
+#include "common/synthworld/renderer.h"
 #include "encoder_service/encoder.h"
 #include "encoder_service/encoder_service.h"
 
@@ -112,7 +112,7 @@ absl::Status RunEmbedBenchmark(const EmbedBenchmarkOptions& options) {
       "model in %s ...\n",
       kClips, options.model.c_str(), dir.c_str());
   std::fflush(stdout);
-  data::synthworld::SynthOptions world;
+  synthworld::SynthOptions world;
   world.out_dir = dir + "/videos";
   world.seed = 1;
   world.size = 64;
@@ -120,7 +120,7 @@ absl::Status RunEmbedBenchmark(const EmbedBenchmarkOptions& options) {
   world.val_clips = 0;
   world.test_clips = 0;
   world.test_untrimmed = 0;
-  if (absl::Status s = data::synthworld::RenderWorld(world, {}); !s.ok()) {
+  if (absl::Status s = synthworld::RenderWorld(world, {}); !s.ok()) {
     return s;
   }
   internvideo::v1::ModelConfig config = model::testing::TinyModelConfig();

@@ -18,12 +18,12 @@
 #include "captioner/captioner.h"
 #include "captioner/captioner_service.h"
 #include "common/data/manifest.h"
-#include "common/data/synthworld.h"
-#include "common/data/synthworld_vocabulary.h"
 #include "common/serving/connection.h"
 #include "common/serving/model_registry.h"
 #include "common/serving/server.h"
 #include "common/serving/status.h"
+#include "common/synthworld/renderer.h"
+#include "common/synthworld/vocabulary.h"
 #include "task_service/task_service.h"
 #include "tools/bench/embed_benchmark.h"
 
@@ -113,7 +113,7 @@ absl::Status RunTasksBenchmark(const TasksBenchmarkOptions& options) {
       "...\n",
       kClips, kUntrimmed, dir.c_str());
   std::fflush(stdout);
-  data::synthworld::SynthOptions world;
+  synthworld::SynthOptions world;
   world.out_dir = dir;
   world.seed = 1;
   world.size = 64;
@@ -121,7 +121,7 @@ absl::Status RunTasksBenchmark(const TasksBenchmarkOptions& options) {
   world.val_clips = 0;
   world.test_clips = kClips;
   world.test_untrimmed = kUntrimmed;
-  if (absl::Status s = data::synthworld::RenderWorld(world, {}); !s.ok()) {
+  if (absl::Status s = synthworld::RenderWorld(world, {}); !s.ok()) {
     return s;
   }
   absl::StatusOr<std::vector<data::TrimmedClip>> clips =
@@ -190,7 +190,7 @@ absl::Status RunTasksBenchmark(const TasksBenchmarkOptions& options) {
     if (zero_shot) {
       for (int a = 0; a < kZeroShotLabels; ++a) {
         request.mutable_zero_shot()->add_labels(
-            std::string(data::synthworld::Actions()[a].answer));
+            std::string(synthworld::Actions()[a].answer));
       }
     }
     return request;

@@ -13,8 +13,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/substitute.h"
-#include "common/data/synthworld.h"
 #include "common/process/command.h"
+#include "common/synthworld/renderer.h"
 #include "nlohmann/json.hpp"
 #include "tools/bench/decode_benchmark.h"
 #include "tools/bench/embed_benchmark.h"
@@ -153,7 +153,7 @@ absl::Status RunTrainBenchmark(const TrainBenchmarkOptions& options) {
   std::printf("rendering a SynthWorld of %d clips at 64 px in %s ...\n",
               options.clips, dir.c_str());
   std::fflush(stdout);
-  data::synthworld::SynthOptions world;
+  synthworld::SynthOptions world;
   world.out_dir = dir + "/world";
   world.seed = 1;
   world.size = 64;
@@ -161,7 +161,7 @@ absl::Status RunTrainBenchmark(const TrainBenchmarkOptions& options) {
   world.val_clips = 0;
   world.test_clips = 0;
   world.test_untrimmed = 0;
-  if (absl::Status s = data::synthworld::RenderWorld(world, {}); !s.ok()) {
+  if (absl::Status s = synthworld::RenderWorld(world, {}); !s.ok()) {
     return s;
   }
   const std::string recipe = dir + "/recipe.pbtxt";

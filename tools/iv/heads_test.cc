@@ -14,9 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/substitute.h"
-#include "common/data/synthworld_vocabulary.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
 #include "common/process/command.h"
+#include "common/synthworld/vocabulary.h"
 #include "common/testing/temp_dir.h"
 #include "common/text/clip_tokenizer.h"
 #include "nlohmann/json.hpp"
@@ -181,7 +181,7 @@ TEST_F(HeadsTest, LocalizationTrainsAndEvaluates) {
 
 TEST_F(HeadsTest, VqaTrainsAndEvaluates) {
   std::string answers;
-  for (absl::string_view answer : data::synthworld::Answers()) {
+  for (absl::string_view answer : synthworld::Answers()) {
     absl::StrAppend(&answers, " answers: \"", answer, "\"");
   }
   const std::string manifest = World() + "/train.jsonl";

@@ -14,10 +14,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/data/synthworld.h"
 #include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/process/command.h"
 #include "common/serving/connection.h"
+#include "common/synthworld/renderer.h"
 #include "common/testing/server_process.h"
 #include "common/testing/temp_dir.h"
 #include "gtest/gtest.h"
@@ -38,14 +38,14 @@ class IngestTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     root_ = new std::string(test::FreshTempDir("ingest"));
-    data::synthworld::SynthOptions world;
+    synthworld::SynthOptions world;
     world.out_dir = *root_ + "/library";
     world.seed = 11;
     world.size = 64;
     world.train_clips = world.val_clips = 0;
     world.test_clips = 6;
     world.test_untrimmed = 1;
-    ASSERT_TRUE(data::synthworld::RenderWorld(world, {}).ok());
+    ASSERT_TRUE(synthworld::RenderWorld(world, {}).ok());
     std::ofstream(*root_ + "/library/clips/broken.mp4") << "not a video";
     std::ofstream(*root_ + "/library/notes.txt") << "not a video either";
     ASSERT_TRUE(model::testing::WriteTinyCheckpoint(*root_ + "/model", 1).ok());

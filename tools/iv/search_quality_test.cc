@@ -15,9 +15,9 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
-#include "common/data/synthworld.h"
-#include "common/data/synthworld_vocabulary.h"
 #include "common/serving/connection.h"
+#include "common/synthworld/renderer.h"
+#include "common/synthworld/vocabulary.h"
 #include "common/testing/server_process.h"
 #include "common/testing/temp_dir.h"
 #include "gtest/gtest.h"
@@ -28,7 +28,7 @@ namespace iv::cli {
 namespace {
 
 namespace v1 = internvideo::v1;
-namespace sw = data::synthworld;
+namespace sw = synthworld;
 
 std::string Label(const v1::SearchHit& hit, const std::string& key) {
   auto it = hit.metadata().find(key);

@@ -8,13 +8,13 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/data/synthworld.h"
+#include "common/synthworld/renderer.h"
 #include "tools/iv/progress_bar.h"
 
 namespace iv::cli {
 namespace {
 
-namespace sw = data::synthworld;
+namespace sw = synthworld;
 
 struct SynthArgs {
   sw::SynthOptions options;

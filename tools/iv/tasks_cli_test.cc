@@ -14,9 +14,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/data/synthworld.h"
 #include "common/model/internvideo/testing/tiny_checkpoint.h"
 #include "common/process/command.h"
+#include "common/synthworld/renderer.h"
 #include "common/testing/temp_dir.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -36,7 +36,7 @@ class TasksCliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     root_ = new std::string(test::FreshTempDir("tasks_cli"));
-    data::synthworld::SynthOptions world;
+    synthworld::SynthOptions world;
     world.out_dir = *root_ + "/world";
     world.seed = 11;
     world.size = 64;
@@ -44,7 +44,7 @@ class TasksCliTest : public ::testing::Test {
     world.test_clips = 2;
     world.test_untrimmed = 1;
     world.threads = 2;
-    ASSERT_TRUE(data::synthworld::RenderWorld(world, {}).ok());
+    ASSERT_TRUE(synthworld::RenderWorld(world, {}).ok());
     ASSERT_TRUE(model::testing::WriteTinyCheckpoint(
                     *root_ + "/model", 1, model::testing::TinyTaskModelConfig())
                     .ok());

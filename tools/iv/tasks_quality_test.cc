@@ -19,9 +19,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/data/manifest.h"
-#include "common/data/synthworld.h"
-#include "common/data/synthworld_vocabulary.h"
 #include "common/serving/connection.h"
+#include "common/synthworld/benchmark.h"
+#include "common/synthworld/renderer.h"
+#include "common/synthworld/vocabulary.h"
 #include "common/testing/temp_dir.h"
 #include "gtest/gtest.h"
 #include "protos/captioner_service.grpc.pb.h"
@@ -33,7 +34,7 @@ namespace iv::cli {
 namespace {
 
 namespace v1 = internvideo::v1;
-namespace sw = data::synthworld;
+namespace sw = synthworld;
 
 constexpr int kClips = 300;     // iv-tiny's test split (world seed 7)
 constexpr int kUntrimmed = 30;  // its untrimmed test videos (seed 8)
@@ -225,9 +226,9 @@ TEST_F(TasksQualityTest, Captions) {
   int slot_right[3] = {0, 0, 0};
   for (size_t i = 0; i < clips.size(); ++i) {
     const std::vector<std::string> said =
-        absl::StrSplit(trainer::CaptionTriple(generated[i]), ' ');
+        absl::StrSplit(synthworld::CaptionTriple(generated[i]), ' ');
     const std::vector<std::string> truth =
-        absl::StrSplit(trainer::ClipKey(clips[i]), ' ');
+        absl::StrSplit(synthworld::ClipKey(clips[i]), ' ');
     for (int slot = 0; slot < 3; ++slot)
       slot_right[slot] += said.size() == 3 && said[slot] == truth[slot];
   }

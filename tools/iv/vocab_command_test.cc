@@ -11,15 +11,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/data/manifest.h"
-#include "common/data/synthworld_vocabulary.h"
 #include "common/process/command.h"
+#include "common/synthworld/vocabulary.h"
 #include "common/testing/temp_dir.h"
 #include "common/text/clip_tokenizer.h"
 
 namespace iv {
 namespace {
 
-namespace sw = data::synthworld;
+namespace sw = synthworld;
 
 process::CommandResult RunVocab(const std::string& arguments) {
   return process::RunCommand(

@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "absl/strings/substitute.h"
-#include "common/data/synthworld.h"
+#include "common/synthworld/renderer.h"
 #include "common/testing/temp_dir.h"
 #include "nlohmann/json.hpp"
 
@@ -14,7 +14,7 @@ namespace iv::test {
 std::string RenderTestWorld(const std::string& name, uint64_t seed,
                             int train_clips, int val_clips,
                             int train_untrimmed) {
-  data::synthworld::SynthOptions options;
+  synthworld::SynthOptions options;
   options.out_dir = FreshTempDir(name);
   options.seed = seed;
   options.size = 64;
@@ -23,7 +23,7 @@ std::string RenderTestWorld(const std::string& name, uint64_t seed,
   options.test_clips = 0;
   options.train_untrimmed = train_untrimmed;
   options.test_untrimmed = 0;
-  absl::Status s = data::synthworld::RenderWorld(options, {});
+  absl::Status s = synthworld::RenderWorld(options, {});
   EXPECT_TRUE(s.ok()) << s;
   return options.out_dir;
 }

@@ -13,7 +13,7 @@
 //
 // The answer list lives in the config (VqaHeadConfig.answers, class-id
 // order), so a checkpoint carries the meaning of its outputs; SynthWorld's
-// recipes list the spec's 23 answers in data::synthworld::Answers() order.
+// recipes list the spec's 23 answers in synthworld::Answers() order.
 #ifndef COMMON_MODEL_INTERNVIDEO_VQA_HEAD_H_
 #define COMMON_MODEL_INTERNVIDEO_VQA_HEAD_H_
 

@@ -4,10 +4,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/data/synthworld_vocabulary.h"
 #include "common/files/atomic_file.h"
 #include "common/model/checkpoint/native_checkpoint.h"
 #include "common/model/internvideo/internvideo_model.h"
+#include "common/synthworld/vocabulary.h"
 #include "common/text/bpe_trainer.h"
 #include "common/text/clip_tokenizer.h"
 
@@ -49,8 +49,7 @@ internvideo::v1::ModelConfig TinyModelConfig() {
 internvideo::v1::ModelConfig TinyTaskModelConfig() {
   internvideo::v1::ModelConfig config = TinyModelConfig();
   config.set_name("iv-test-tiny-task");
-  for (const data::synthworld::ActionInfo& action :
-       data::synthworld::Actions()) {
+  for (const synthworld::ActionInfo& action : synthworld::Actions()) {
     config.add_class_names(std::string(action.name));
   }
   const internvideo::v1::MultimodalVisionConfig& vision =
@@ -81,7 +80,7 @@ internvideo::v1::ModelConfig TinyTaskModelConfig() {
   localization.set_heads(2);
   internvideo::v1::VqaHeadConfig& vqa = *config.mutable_vqa_head();
   vqa.set_layers(1);
-  for (absl::string_view answer : data::synthworld::Answers()) {
+  for (absl::string_view answer : synthworld::Answers()) {
     vqa.add_answers(std::string(answer));
   }
   return config;

@@ -7,8 +7,8 @@
 
 #include <string>
 
-#include "common/data/synthworld_vocabulary.h"
 #include "common/model/internvideo/internvideo_checkpoint.h"
+#include "common/synthworld/vocabulary.h"
 #include "common/testing/temp_dir.h"
 
 namespace iv::model::testing {
@@ -41,13 +41,11 @@ TEST(TinyCheckpointTest, TaskModelHasEveryPart) {
   ASSERT_TRUE(config.localization && config.vqa);
   EXPECT_DOUBLE_EQ(config.localization->window_s, 1.0);
   EXPECT_DOUBLE_EQ(config.localization->stride_s, 0.25);
-  ASSERT_EQ(config.proto.vqa_head().answers_size(),
-            data::synthworld::kNumAnswers);
-  for (int i = 0; i < data::synthworld::kNumAnswers; ++i) {
-    EXPECT_EQ(config.proto.vqa_head().answers(i),
-              data::synthworld::Answers()[i]);
+  ASSERT_EQ(config.proto.vqa_head().answers_size(), synthworld::kNumAnswers);
+  for (int i = 0; i < synthworld::kNumAnswers; ++i) {
+    EXPECT_EQ(config.proto.vqa_head().answers(i), synthworld::Answers()[i]);
   }
-  ASSERT_EQ(config.proto.class_names_size(), data::synthworld::kNumActions);
+  ASSERT_EQ(config.proto.class_names_size(), synthworld::kNumActions);
   EXPECT_EQ(config.proto.class_names(0), "move_left");
 
   // One random clip per encoder through every head.
@@ -55,13 +53,13 @@ TEST(TinyCheckpointTest, TaskModelHasEveryPart) {
   torch::manual_seed(0);
   const torch::Tensor clips = torch::randn({2, 3, 4, 32, 32});
   EXPECT_EQ(model.RecognitionLogits(clips, clips).sizes(),
-            (std::vector<int64_t>{2, data::synthworld::kNumActions}));
+            (std::vector<int64_t>{2, synthworld::kNumActions}));
   EXPECT_EQ(model.VideoEmbeds(clips, clips).sizes(),
             (std::vector<int64_t>{2, 32}));
   const torch::Tensor question =
       loaded.tokenizer->Tokenize({"what color is it", "how many"}, 16);
   EXPECT_EQ(model.VqaLogits(clips, clips, question).sizes(),
-            (std::vector<int64_t>{2, data::synthworld::kNumAnswers}));
+            (std::vector<int64_t>{2, synthworld::kNumAnswers}));
   EXPECT_EQ(model.CaptionVideoTokens(clips, clips).size(0), 2);
 }
 

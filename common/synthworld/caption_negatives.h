@@ -4,8 +4,8 @@
 // two that differ in only the actor's color, or only the direction of time,
 // so plain InfoNCE never asks the video embedding for those distinctions;
 // these captions do, and retrieval is judged on exactly them.
-#ifndef TRAINER_CAPTION_NEGATIVES_H_
-#define TRAINER_CAPTION_NEGATIVES_H_
+#ifndef COMMON_SYNTHWORLD_CAPTION_NEGATIVES_H_
+#define COMMON_SYNTHWORLD_CAPTION_NEGATIVES_H_
 
 #include <cstdint>
 #include <string>
@@ -13,7 +13,7 @@
 
 #include "common/data/manifest.h"
 
-namespace iv::trainer {
+namespace iv::synthworld {
 
 // `caption` (one of `clip`'s) with, in turn, the actor's color replaced by
 // another color, its shape by another shape (both drawn from `seed`), and
@@ -25,6 +25,6 @@ std::vector<std::string> AttributeSwappedCaptions(const data::TrimmedClip& clip,
                                                   const std::string& caption,
                                                   uint64_t seed);
 
-}  // namespace iv::trainer
+}  // namespace iv::synthworld
 
-#endif  // TRAINER_CAPTION_NEGATIVES_H_
+#endif  // COMMON_SYNTHWORLD_CAPTION_NEGATIVES_H_

@@ -1,6 +1,6 @@
 // The hard negative captions, against expectations written by hand from
 // shared/spec/SYNTHWORLD.md's vocabulary tables.
-#include "trainer/caption_negatives.h"
+#include "common/synthworld/caption_negatives.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 
 #include "absl/strings/match.h"
 
-namespace iv::trainer {
+namespace iv::synthworld {
 namespace {
 
 data::TrimmedClip RedTriangleDisappears() {
@@ -69,4 +69,4 @@ TEST(CaptionNegativesTest, UnmentionedOrUnknownAttributesGiveNone) {
 }
 
 }  // namespace
-}  // namespace iv::trainer
+}  // namespace iv::synthworld

@@ -32,8 +32,8 @@
 // - Splits: each (split, kind, index) gets its own 64-bit seed hashed from
 //   the world seed, so test clips come from seeds the training split never
 //   uses (a collision would need two equal 64-bit hashes).
-#ifndef COMMON_DATA_SYNTHWORLD_H_
-#define COMMON_DATA_SYNTHWORLD_H_
+#ifndef COMMON_SYNTHWORLD_RENDERER_H_
+#define COMMON_SYNTHWORLD_RENDERER_H_
 
 #include <cstdint>
 #include <functional>
@@ -44,9 +44,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/data/manifest.h"
-#include "common/data/synthworld_vocabulary.h"
+#include "common/synthworld/vocabulary.h"
 
-namespace iv::data::synthworld {
+namespace iv::synthworld {
 
 // xoshiro256** seeded through SplitMix64 (Blackman & Vigna). Its helpers are
 // our own because std:: distributions differ between standard libraries.
@@ -134,7 +134,7 @@ class SceneRenderer {
   std::vector<uint8_t> background_;
 };
 
-ObjectDesc Describe(const SceneObject& object);
+data::ObjectDesc Describe(const SceneObject& object);
 // For trimmed scenes. The canonical caption, "a <size> <color> <shape>
 // <phrase>", names the first distractor ("while a <color> <shape> stays
 // still") when there is one, as the spec's example does.
@@ -145,9 +145,9 @@ std::string CanonicalCaption(const Scene& scene);
 // none; duplicates dropped.
 std::vector<std::string> Captions(const Scene& scene);
 // One question per template, in template order, with the canonical phrase.
-std::vector<QuestionAnswer> Questions(const Scene& scene);
-TrimmedClip TrimmedEntry(const Scene& scene, std::string file);
-UntrimmedVideo UntrimmedEntry(const Scene& scene, std::string file);
+std::vector<data::QuestionAnswer> Questions(const Scene& scene);
+data::TrimmedClip TrimmedEntry(const Scene& scene, std::string file);
+data::UntrimmedVideo UntrimmedEntry(const Scene& scene, std::string file);
 
 struct SynthOptions {
   std::string out_dir;
@@ -180,6 +180,6 @@ absl::Status RenderWorld(
 inline constexpr int kPreviewColumns = 8;
 absl::Status WritePreview(const SynthOptions& options);
 
-}  // namespace iv::data::synthworld
+}  // namespace iv::synthworld
 
-#endif  // COMMON_DATA_SYNTHWORLD_H_
+#endif  // COMMON_SYNTHWORLD_RENDERER_H_

@@ -5,16 +5,17 @@
 // Ids are positions in these tables and never change: models' output layers,
 // evaluation code and stored datasets depend on them. Name lookups return -1
 // for names outside the vocabulary so callers decide how strict to be.
-#ifndef COMMON_DATA_SYNTHWORLD_VOCABULARY_H_
-#define COMMON_DATA_SYNTHWORLD_VOCABULARY_H_
+#ifndef COMMON_SYNTHWORLD_VOCABULARY_H_
+#define COMMON_SYNTHWORLD_VOCABULARY_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
-namespace iv::data::synthworld {
+namespace iv::synthworld {
 
 inline constexpr int kFps = 16;
 inline constexpr int kClipFrames = 32;  // a trimmed clip: 2.0 s
@@ -81,6 +82,10 @@ int ActionId(absl::string_view name);  // "move_left" -> 0
 int AnswerId(absl::string_view answer);
 // The action whose canonical phrase or one of whose paraphrases is `phrase`.
 int ActionIdForPhrase(absl::string_view phrase);
+// The actions a horizontal mirror turns into another, by name: move_left
+// and move_right, rotate_clockwise and rotate_counterclockwise, both ways.
+// What data::RecognitionSamples flips labels with.
+const std::map<std::string, std::string>& MirroredActions();
 // "one", "two", "three" for 1..3 objects; empty outside that range.
 absl::string_view CountAnswer(int num_objects);
 
@@ -103,6 +108,6 @@ absl::Span<const QuestionTemplate> QuestionTemplates();
 std::string FillTemplate(QuestionType type, absl::string_view color,
                          absl::string_view shape, absl::string_view phrase);
 
-}  // namespace iv::data::synthworld
+}  // namespace iv::synthworld
 
-#endif  // COMMON_DATA_SYNTHWORLD_VOCABULARY_H_
+#endif  // COMMON_SYNTHWORLD_VOCABULARY_H_

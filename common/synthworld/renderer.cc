@@ -1,4 +1,4 @@
-#include "common/data/synthworld.h"
+#include "common/synthworld/renderer.h"
 
 #include <algorithm>
 #include <atomic>
@@ -19,7 +19,7 @@
 #include "common/files/atomic_file.h"
 #include "common/video/writer.h"
 
-namespace iv::data::synthworld {
+namespace iv::synthworld {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
@@ -382,8 +382,8 @@ struct Job {
 
 // What the jobs produce, in slots preallocated so threads never share one.
 struct WorldEntries {
-  std::vector<TrimmedClip> clips[kNumSplits];
-  std::vector<UntrimmedVideo> videos[kNumSplits];
+  std::vector<data::TrimmedClip> clips[kNumSplits];
+  std::vector<data::UntrimmedVideo> videos[kNumSplits];
 };
 
 absl::Status RenderJob(const SynthOptions& options, const Job& job,
@@ -467,7 +467,7 @@ absl::Status WriteWorldJson(const SynthOptions& o) {
   const video::WriterOptions codec = ClipWriterOptions();
   nlohmann::ordered_json world = {
       {"spec", "SynthWorld v1"},
-      {"generator", "iv synth (common/data/synthworld.cc)"},
+      {"generator", "iv synth (common/synthworld/renderer.cc)"},
       {"seed", o.seed},
       {"size", o.size},
       {"frame_size", FrameSide(o.size)},
@@ -699,7 +699,7 @@ void SceneRenderer::Draw(const SceneObject& object, const Pose& pose,
   }
 }
 
-ObjectDesc Describe(const SceneObject& object) {
+data::ObjectDesc Describe(const SceneObject& object) {
   return {std::string(ShapeName(object)), std::string(ColorName(object)),
           std::string(Sizes()[object.size].name)};
 }
@@ -741,11 +741,11 @@ std::vector<std::string> Captions(const Scene& scene) {
   return captions;
 }
 
-std::vector<QuestionAnswer> Questions(const Scene& scene) {
+std::vector<data::QuestionAnswer> Questions(const Scene& scene) {
   const ActionInfo& action = TrimmedAction(scene);
   const absl::string_view color = ColorName(scene.actor);
   const absl::string_view shape = ShapeName(scene.actor);
-  std::vector<QuestionAnswer> questions;
+  std::vector<data::QuestionAnswer> questions;
   for (const QuestionTemplate& t : QuestionTemplates()) {
     const absl::string_view answer =
         t.type == kColorQuestion   ? color
@@ -759,8 +759,8 @@ std::vector<QuestionAnswer> Questions(const Scene& scene) {
   return questions;
 }
 
-TrimmedClip TrimmedEntry(const Scene& scene, std::string file) {
-  TrimmedClip clip;
+data::TrimmedClip TrimmedEntry(const Scene& scene, std::string file) {
+  data::TrimmedClip clip;
   clip.file = std::move(file);
   clip.actor = Describe(scene.actor);
   clip.action = std::string(TrimmedAction(scene).name);
@@ -774,8 +774,8 @@ TrimmedClip TrimmedEntry(const Scene& scene, std::string file) {
   return clip;
 }
 
-UntrimmedVideo UntrimmedEntry(const Scene& scene, std::string file) {
-  UntrimmedVideo video;
+data::UntrimmedVideo UntrimmedEntry(const Scene& scene, std::string file) {
+  data::UntrimmedVideo video;
   video.file = std::move(file);
   video.duration_s = static_cast<double>(scene.num_frames) / kFps;
   for (const ActionInstance& instance : scene.instances) {
@@ -833,10 +833,10 @@ absl::Status RenderWorld(
   }
   for (int split = 0; split < kNumSplits; ++split) {
     const std::string name(SplitName(split));
-    absl::Status s = WriteTrimmedManifest(
+    absl::Status s = data::WriteTrimmedManifest(
         JoinPath(options.out_dir, name + ".jsonl"), entries.clips[split]);
     if (s.ok() && !entries.videos[split].empty()) {
-      s = WriteUntrimmedManifest(
+      s = data::WriteUntrimmedManifest(
           JoinPath(options.out_dir, name + "_untrimmed.jsonl"),
           entries.videos[split]);
     }
@@ -910,4 +910,4 @@ absl::Status WritePreview(const SynthOptions& options) {
                                     text);
 }
 
-}  // namespace iv::data::synthworld
+}  // namespace iv::synthworld

@@ -1,13 +1,14 @@
-#include "common/data/synthworld_vocabulary.h"
+#include "common/synthworld/vocabulary.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace iv::data::synthworld {
+namespace iv::synthworld {
 namespace {
 
 using ::testing::ElementsAre;
@@ -98,5 +99,14 @@ TEST(VocabularyTest, TemplatesFill) {
   EXPECT_EQ(QuestionTemplates()[kShapeQuestion].answer_kind, "shape");
 }
 
+TEST(VocabularyTest, MirroringSwapsOnlyHorizontalDirections) {
+  const std::map<std::string, std::string> expected = {
+      {"move_left", "move_right"},
+      {"move_right", "move_left"},
+      {"rotate_clockwise", "rotate_counterclockwise"},
+      {"rotate_counterclockwise", "rotate_clockwise"}};
+  EXPECT_EQ(MirroredActions(), expected);
+}
+
 }  // namespace
-}  // namespace iv::data::synthworld
+}  // namespace iv::synthworld

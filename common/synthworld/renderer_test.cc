@@ -1,4 +1,4 @@
-#include "common/data/synthworld.h"
+#include "common/synthworld/renderer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,7 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace iv::data::synthworld {
+namespace iv::synthworld {
 namespace {
 
 namespace fs = std::filesystem;
@@ -402,7 +402,7 @@ TEST(SceneTest, UntrimmedVideosFollowTheSpec) {
     SCOPED_TRACE(absl::StrCat("seed ", seed));
     auto scene = SampleUntrimmedScene(seed, 0);
     ASSERT_TRUE(scene.ok()) << scene.status();
-    const UntrimmedVideo video = UntrimmedEntry(*scene, "v.mp4");
+    const data::UntrimmedVideo video = UntrimmedEntry(*scene, "v.mp4");
     EXPECT_GE(video.duration_s, 8);
     EXPECT_LE(video.duration_s, 16);
     EXPECT_EQ(video.duration_s, scene->num_frames / 16.0);
@@ -411,7 +411,7 @@ TEST(SceneTest, UntrimmedVideosFollowTheSpec) {
     instance_counts.insert(video.segments.size());
     // Idle >= 0.5 s before, between and after the instances.
     double idle_from = 0;
-    for (const ActionSegment& segment : video.segments) {
+    for (const data::ActionSegment& segment : video.segments) {
       EXPECT_GE(segment.end_s - segment.start_s, 0.75);
       EXPECT_LE(segment.end_s - segment.start_s, 2.5);
       EXPECT_GE(segment.start_s - idle_from, 0.5);
@@ -590,7 +590,7 @@ TEST(TextTest, QuestionsHaveTheRightAnswers) {
     std::string action_answer(action.name);
     std::replace(action_answer.begin(), action_answer.end(), '_', ' ');
     const char* counts[] = {"one", "two", "three"};
-    const std::vector<QuestionAnswer> questions = Questions(*scene);
+    const std::vector<data::QuestionAnswer> questions = Questions(*scene);
     ASSERT_EQ(questions.size(), 4);
     EXPECT_EQ(questions[0].q, absl::StrCat("what color is the ", shape,
                                            " that ", action.phrase));
@@ -602,7 +602,7 @@ TEST(TextTest, QuestionsHaveTheRightAnswers) {
     EXPECT_EQ(questions[2].a, action_answer);
     EXPECT_EQ(questions[3].q, "how many objects are there");
     EXPECT_EQ(questions[3].a, counts[scene->distractors.size()]);
-    for (const QuestionAnswer& qa : questions) {
+    for (const data::QuestionAnswer& qa : questions) {
       EXPECT_TRUE(vocabulary.count(qa.a)) << qa.a;
     }
   }
@@ -677,11 +677,11 @@ TEST(WorldTest, ManifestsDescribeTheEncodedFiles) {
   ASSERT_TRUE(RenderWorld(options, nullptr).ok());
   EXPECT_THAT(ReadFile(options.out_dir + "/world.json"),
               HasSubstr("\"seed\": 11"));
-  auto clips = ReadTrimmedManifest(options.out_dir + "/train.jsonl");
+  auto clips = data::ReadTrimmedManifest(options.out_dir + "/train.jsonl");
   ASSERT_TRUE(clips.ok()) << clips.status();
   ASSERT_EQ(clips->size(), 6);
   for (int i = 0; i < 6; ++i) {
-    const TrimmedClip& clip = (*clips)[i];
+    const data::TrimmedClip& clip = (*clips)[i];
     EXPECT_EQ(clip.file, absl::StrFormat("clips/train_%05d.mp4", i));
     ASSERT_TRUE(fs::exists(clip.path)) << clip.path;
     auto scene = SampleTrimmedScene(ClipSeed(11, kTrain, false, i), 0);
@@ -707,7 +707,7 @@ TEST(WorldTest, ManifestsDescribeTheEncodedFiles) {
   EXPECT_LT(total / decoded.size(), 3.0);
 
   auto videos =
-      ReadUntrimmedManifest(options.out_dir + "/test_untrimmed.jsonl");
+      data::ReadUntrimmedManifest(options.out_dir + "/test_untrimmed.jsonl");
   ASSERT_TRUE(videos.ok()) << videos.status();
   ASSERT_EQ(videos->size(), 1);
   const std::vector<uint8_t> video = test::DecodeWithFfmpeg((*videos)[0].path);
@@ -773,4 +773,4 @@ TEST(WorldTest, PreviewShowsOneRowPerAction) {
 }
 
 }  // namespace
-}  // namespace iv::data::synthworld
+}  // namespace iv::synthworld

@@ -1,15 +1,13 @@
-#include "trainer/caption_negatives.h"
+#include "common/synthworld/caption_negatives.h"
 
 #include <algorithm>
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "common/data/synthworld_vocabulary.h"
+#include "common/synthworld/vocabulary.h"
 
-namespace iv::trainer {
+namespace iv::synthworld {
 namespace {
-
-namespace sw = data::synthworld;
 
 // `words` with the first word equal to `from` replaced by `to`; false when
 // there is none.
@@ -34,26 +32,25 @@ std::vector<std::string> AttributeSwappedCaptions(const data::TrimmedClip& clip,
                                                   uint64_t seed) {
   std::vector<std::string> out;
   const std::vector<std::string> words = absl::StrSplit(caption, ' ');
-  const int color = sw::ColorId(clip.actor.color);
+  const int color = ColorId(clip.actor.color);
   if (color >= 0) {
     std::vector<std::string> swapped = words;
-    if (ReplaceWord(
-            swapped, clip.actor.color,
-            sw::Colors()[OtherIndex(sw::kNumColors, color, seed)].name)) {
+    if (ReplaceWord(swapped, clip.actor.color,
+                    Colors()[OtherIndex(kNumColors, color, seed)].name)) {
       out.push_back(absl::StrJoin(swapped, " "));
     }
   }
-  const int shape = sw::ShapeId(clip.actor.shape);
+  const int shape = ShapeId(clip.actor.shape);
   if (shape >= 0) {
     std::vector<std::string> swapped = words;
-    if (ReplaceWord(swapped, clip.actor.shape,
-                    sw::Shapes()[OtherIndex(sw::kNumShapes, shape,
-                                            seed / sw::kNumColors)])) {
+    if (ReplaceWord(
+            swapped, clip.actor.shape,
+            Shapes()[OtherIndex(kNumShapes, shape, seed / kNumColors)])) {
       out.push_back(absl::StrJoin(swapped, " "));
     }
   }
-  if (clip.action_id >= 0 && clip.action_id < sw::kNumActions) {
-    const sw::ActionInfo& action = sw::Actions()[clip.action_id];
+  if (clip.action_id >= 0 && clip.action_id < kNumActions) {
+    const ActionInfo& action = Actions()[clip.action_id];
     // The longest phrase first: "grows larger" before "grows".
     std::vector<absl::string_view> phrases(action.paraphrases.begin(),
                                            action.paraphrases.end());
@@ -67,7 +64,7 @@ std::vector<std::string> AttributeSwappedCaptions(const data::TrimmedClip& clip,
       if (at == std::string::npos) continue;
       std::string swapped = caption;
       swapped.replace(at, phrase.size(),
-                      std::string(sw::Actions()[action.twin_id].phrase));
+                      std::string(Actions()[action.twin_id].phrase));
       out.push_back(swapped);
       break;
     }
@@ -75,4 +72,4 @@ std::vector<std::string> AttributeSwappedCaptions(const data::TrimmedClip& clip,
   return out;
 }
 
-}  // namespace iv::trainer
+}  // namespace iv::synthworld

@@ -1,8 +1,8 @@
-#include "common/data/synthworld_vocabulary.h"
+#include "common/synthworld/vocabulary.h"
 
 #include "absl/strings/str_replace.h"
 
-namespace iv::data::synthworld {
+namespace iv::synthworld {
 namespace {
 
 constexpr absl::string_view kShapes[] = {"circle", "square", "triangle",
@@ -140,6 +140,21 @@ int ActionIdForPhrase(absl::string_view phrase) {
   return -1;
 }
 
+const std::map<std::string, std::string>& MirroredActions() {
+  static const auto* const mirrored = [] {
+    auto* map = new std::map<std::string, std::string>;
+    for (const auto [a, b] :
+         {std::pair{kMoveLeft, kMoveRight},
+          std::pair{kRotateClockwise, kRotateCounterclockwise}}) {
+      const std::string left(kActions[a].name), right(kActions[b].name);
+      (*map)[left] = right;
+      (*map)[right] = left;
+    }
+    return map;
+  }();
+  return *mirrored;
+}
+
 absl::string_view CountAnswer(int num_objects) {
   if (num_objects < 1 || num_objects > 3) return {};
   return kAnswers[kNumColors + kNumShapes + kNumActions + num_objects - 1];
@@ -152,4 +167,4 @@ std::string FillTemplate(QuestionType type, absl::string_view color,
       {{"<color>", color}, {"<shape>", shape}, {"<phrase>", phrase}});
 }
 
-}  // namespace iv::data::synthworld
+}  // namespace iv::synthworld
