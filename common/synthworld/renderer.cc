@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -29,6 +30,27 @@ constexpr double kSqrt3 = 1.7320508075688772;
 constexpr uint64_t kSceneStream = 1;
 constexpr uint64_t kNoiseStream = 2;
 constexpr uint64_t kCaptionStream = 3;
+constexpr uint64_t kRenderingStream = 4;
+
+struct FormatInfo {
+  absl::string_view name;
+  video::Codec codec;
+  absl::string_view extension;
+  int best_quality, worst_quality;  // at compression 0 and 1
+};
+constexpr FormatInfo kFormats[] = {
+    {"h264-mp4", video::Codec::kH264, ".mp4", 18, 36},
+    {"h264-mkv", video::Codec::kH264, ".mkv", 18, 36},
+    {"vp9-webm", video::Codec::kVp9, ".webm", 20, 50},
+    {"mpeg4-avi", video::Codec::kMpeg4, ".avi", 2, 12},
+    {"mjpeg-avi", video::Codec::kMjpeg, ".avi", 2, 12},
+};
+static_assert(std::size(kFormats) ==
+              static_cast<size_t>(VideoFormat::kNumFormats));
+
+const FormatInfo& Info(VideoFormat format) {
+  return kFormats[static_cast<int>(format)];
+}
 
 constexpr double kMinMove = 0.35, kMaxMove = 0.55;  // sides
 constexpr double kMinTurn = 90, kMaxTurn = 180;     // degrees
@@ -305,10 +327,17 @@ const ActionInfo& TrimmedAction(const Scene& scene) {
   return Actions()[scene.instances.front().action_id];
 }
 
-std::string FileName(int split, bool untrimmed, int index) {
-  return untrimmed
-             ? absl::StrFormat("untrimmed/%s_%03d.mp4", SplitName(split), index)
-             : absl::StrFormat("clips/%s_%05d.mp4", SplitName(split), index);
+std::string FileName(int split, bool untrimmed, int index, VideoFormat format) {
+  const absl::string_view extension = Info(format).extension;
+  return untrimmed ? absl::StrFormat("untrimmed/%s_%03d%s", SplitName(split),
+                                     index, extension)
+                   : absl::StrFormat("clips/%s_%05d%s", SplitName(split), index,
+                                     extension);
+}
+
+// What file `seed` of a world is rendered with.
+Rendering FileRendering(const SynthOptions& options, uint64_t seed) {
+  return options.variety ? VarietyRendering(seed) : options.rendering;
 }
 
 std::string JoinPath(const std::string& folder, const std::string& file) {
@@ -320,12 +349,42 @@ absl::Status ValidateOptions(const SynthOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
   };
   if (o.out_dir.empty()) return invalid("out_dir", "empty");
-  if (o.size < kMinSide || o.size > kMaxSide) {
+  const Rendering& r = o.rendering;
+  if (r.size < kMinSide || r.size > kMaxSide) {
     return invalid("size", absl::StrCat("must be in [", kMinSide, ", ",
-                                        kMaxSide, "], got ", o.size));
+                                        kMaxSide, "], got ", r.size));
   }
-  if (o.noise != 0 && o.noise != 1) {
-    return invalid("noise", absl::StrCat("must be 0 or 1, got ", o.noise));
+  if (r.noise != 0 && r.noise != 1) {
+    return invalid("noise", absl::StrCat("must be 0 or 1, got ", r.noise));
+  }
+  if (r.fps < 1 || r.fps > 120) {
+    return invalid("fps", absl::StrCat("must be in [1, 120], got ", r.fps));
+  }
+  if (r.format < VideoFormat::kH264Mp4 ||
+      r.format >= VideoFormat::kNumFormats) {
+    return invalid("format", "unknown");
+  }
+  if (!(r.compression >= 0 && r.compression <= 1)) {
+    return invalid("compression",
+                   absl::StrCat("must be in [0, 1], got ", r.compression));
+  }
+  // Bounds that keep every color's name true (the spec's colors are
+  // saturated; these move a channel by at most about a quarter range).
+  const Lighting& l = r.lighting;
+  if (l.background < 0 || l.background > 64) {
+    return invalid("background",
+                   absl::StrCat("must be in [0, 64], got ", l.background));
+  }
+  if (!(l.contrast >= 0.75 && l.contrast <= 1.25)) {
+    return invalid("contrast",
+                   absl::StrCat("must be in [0.75, 1.25], got ", l.contrast));
+  }
+  if (l.brightness < -32 || l.brightness > 32) {
+    return invalid("brightness",
+                   absl::StrCat("must be in [-32, 32], got ", l.brightness));
+  }
+  if (l.ramp < 0 || l.ramp > 32) {
+    return invalid("ramp", absl::StrCat("must be in [0, 32], got ", l.ramp));
   }
   const std::pair<const char*, int> counts[] = {
       {"train_clips", o.train_clips},
@@ -349,24 +408,35 @@ int ClipCount(const SynthOptions& o, int split, bool untrimmed) {
   return untrimmed ? videos[split] : clips[split];
 }
 
-video::WriterOptions ClipWriterOptions() {
+video::WriterOptions FileWriterOptions(const Rendering& rendering) {
+  const FormatInfo& format = Info(rendering.format);
   video::WriterOptions options;
-  options.fps = kFps;
+  options.fps = rendering.fps;
+  options.codec = format.codec;
+  options.quality = static_cast<int>(std::lround(
+      format.best_quality +
+      rendering.compression * (format.worst_quality - format.best_quality)));
   // A keyframe every 2 s lets readers seek in untrimmed videos cheaply.
-  options.gop = 2 * kFps;
+  options.gop = 2 * rendering.fps;
   return options;
 }
 
-absl::Status EncodeScene(const Scene& scene, int side,
+// Frame i of the file shows the scene at i / fps seconds, up to its last
+// frame's time: 32 frames at 16 fps, 49 at 25.
+absl::Status EncodeScene(const Scene& scene, const Rendering& rendering,
                          const std::string& path) {
-  const SceneRenderer renderer(scene, side);
+  const SceneRenderer renderer(scene, rendering.size, rendering.lighting);
   absl::StatusOr<std::unique_ptr<video::VideoWriter>> writer =
       video::VideoWriter::Open(path, renderer.frame_side(),
-                               renderer.frame_side(), ClipWriterOptions());
+                               renderer.frame_side(),
+                               FileWriterOptions(rendering));
   if (!writer.ok()) return writer.status();
+  const double step = static_cast<double>(kFps) / rendering.fps;
+  const int frames =
+      static_cast<int>(std::floor((scene.num_frames - 1) / step + 1e-9)) + 1;
   std::vector<uint8_t> frame(renderer.frame_bytes());
-  for (int f = 0; f < scene.num_frames; ++f) {
-    renderer.Render(f, frame.data());
+  for (int f = 0; f < frames; ++f) {
+    renderer.Render(f * step, frame.data());
     if (absl::Status s = (*writer)->WriteFrame(frame.data()); !s.ok()) {
       return s;
     }
@@ -390,13 +460,15 @@ absl::Status RenderJob(const SynthOptions& options, const Job& job,
                        WorldEntries* entries) {
   const uint64_t seed =
       ClipSeed(options.seed, job.split, job.untrimmed, job.index);
-  absl::StatusOr<Scene> scene = job.untrimmed
-                                    ? SampleUntrimmedScene(seed, options.noise)
-                                    : SampleTrimmedScene(seed, options.noise);
+  const Rendering rendering = FileRendering(options, seed);
+  absl::StatusOr<Scene> scene =
+      job.untrimmed ? SampleUntrimmedScene(seed, rendering.noise)
+                    : SampleTrimmedScene(seed, rendering.noise);
   if (!scene.ok()) return scene.status();
-  std::string file = FileName(job.split, job.untrimmed, job.index);
+  std::string file =
+      FileName(job.split, job.untrimmed, job.index, rendering.format);
   absl::Status s =
-      EncodeScene(*scene, options.size, JoinPath(options.out_dir, file));
+      EncodeScene(*scene, rendering, JoinPath(options.out_dir, file));
   if (!s.ok()) return s;
   if (job.untrimmed) {
     entries->videos[job.split][job.index] =
@@ -464,19 +536,35 @@ absl::Status RunJobs(
 // Everything that determines the output; not the thread count or the folder,
 // so the same world renders to identical bytes anywhere.
 absl::Status WriteWorldJson(const SynthOptions& o) {
-  const video::WriterOptions codec = ClipWriterOptions();
+  const Rendering& r = o.rendering;
+  const video::WriterOptions codec = FileWriterOptions(r);
+  nlohmann::ordered_json rendering = {{"size", r.size},
+                                      {"frame_size", FrameSide(r.size)},
+                                      {"fps", r.fps},
+                                      {"format", FormatName(r.format)},
+                                      {"compression", r.compression},
+                                      {"codec_quality", codec.quality},
+                                      {"keyframe_interval", codec.gop},
+                                      {"noise", r.noise},
+                                      {"background", r.lighting.background},
+                                      {"contrast", r.lighting.contrast},
+                                      {"brightness", r.lighting.brightness},
+                                      {"ramp", r.lighting.ramp}};
+  if (o.variety) {
+    rendering =
+        "variety: each file's own, drawn from its seed (VarietyRendering): "
+        "sides 96..224, 16 or 25 fps, h264-mp4, h264-mkv, vp9-webm, "
+        "mpeg4-avi or mjpeg-avi at compression 0..0.6, noise 0 or 1, "
+        "background 20..48, contrast 0.85..1.15, brightness -12..12, "
+        "ramp 0..10";
+  }
   nlohmann::ordered_json world = {
       {"spec", "SynthWorld v1"},
       {"generator", "iv synth (common/synthworld/renderer.cc)"},
       {"seed", o.seed},
-      {"size", o.size},
-      {"frame_size", FrameSide(o.size)},
-      {"noise", o.noise},
-      {"fps", kFps},
+      {"timeline_fps", kFps},
       {"clip_frames", kClipFrames},
-      {"codec", absl::StrCat("h264 yuv420p, libx264 preset ", codec.preset,
-                             ", crf ", codec.crf, ", keyframe at least every ",
-                             codec.gop, " frames")},
+      {"rendering", rendering},
       {"train_clips", o.train_clips},
       {"val_clips", o.val_clips},
       {"test_clips", o.test_clips},
@@ -502,6 +590,36 @@ uint64_t SplitMix64(uint64_t x) {
 
 uint64_t DeriveSeed(uint64_t seed, uint64_t stream) {
   return SplitMix64(SplitMix64(seed) ^ stream);
+}
+
+absl::string_view FormatName(VideoFormat format) {
+  if (format < VideoFormat::kH264Mp4 || format >= VideoFormat::kNumFormats) {
+    return "unknown";
+  }
+  return Info(format).name;
+}
+
+VideoFormat FormatNamed(absl::string_view name) {
+  for (int f = 0; f < static_cast<int>(VideoFormat::kNumFormats); ++f) {
+    if (kFormats[f].name == name) return static_cast<VideoFormat>(f);
+  }
+  return VideoFormat::kNumFormats;
+}
+
+Rendering VarietyRendering(uint64_t seed) {
+  Rng rng(DeriveSeed(seed, kRenderingStream));
+  Rendering r;
+  r.size = 2 * rng.Int(48, 112);
+  r.fps = rng.Int(0, 1) == 0 ? kFps : 25;
+  r.format = static_cast<VideoFormat>(
+      rng.Int(0, static_cast<int>(VideoFormat::kNumFormats) - 1));
+  r.compression = rng.Uniform(0, 0.6);
+  r.noise = rng.Int(0, 1);
+  r.lighting.background = rng.Int(20, 48);
+  r.lighting.contrast = rng.Uniform(0.85, 1.15);
+  r.lighting.brightness = rng.Int(-12, 12);
+  r.lighting.ramp = rng.Int(0, 10);
+  return r;
 }
 
 Rng::Rng(uint64_t seed) {
@@ -548,7 +666,7 @@ uint64_t ClipSeed(uint64_t world_seed, int split, bool untrimmed, int index) {
                     index);
 }
 
-Pose ActorPose(const Scene& scene, int frame) {
+Pose ActorPose(const Scene& scene, double frame) {
   Pose pose = scene.actor.pose;
   for (const ActionInstance& instance : scene.instances) {
     if (frame <= instance.start_frame) break;
@@ -635,26 +753,53 @@ Scene ReverseTwin(const Scene& scene) {
 
 int FrameSide(int side) { return side + side % 2; }
 
-SceneRenderer::SceneRenderer(Scene scene, int side)
+SceneRenderer::SceneRenderer(Scene scene, int side, const Lighting& lighting)
     : scene_(std::move(scene)),
       side_(side),
       frame_side_(FrameSide(side)),
-      background_(static_cast<size_t>(frame_side_) * frame_side_ * 3,
-                  kBackgroundLevel) {
+      lighting_(lighting),
+      background_(
+          static_cast<size_t>(frame_side_) * frame_side_ * 3,
+          static_cast<uint8_t>(std::clamp(lighting.background, 0, 255))) {
   if (scene_.noise > 0) {
     Rng rng(DeriveSeed(scene_.seed, kNoiseStream));
     for (uint8_t& value : background_) {
-      value = kBackgroundLevel + rng.Int(-kNoiseAmplitude, kNoiseAmplitude);
+      value = static_cast<uint8_t>(std::clamp(
+          lighting.background + rng.Int(-kNoiseAmplitude, kNoiseAmplitude), 0,
+          255));
     }
   }
 }
 
-void SceneRenderer::Render(int frame, uint8_t* rgb) const {
+void SceneRenderer::Render(double frame, uint8_t* rgb) const {
   std::memcpy(rgb, background_.data(), background_.size());
   for (const SceneObject& distractor : scene_.distractors) {
     Draw(distractor, distractor.pose, rgb);
   }
   Draw(scene_.actor, ActorPose(scene_, frame), rgb);
+  Light(rgb);
+}
+
+void SceneRenderer::Light(uint8_t* rgb) const {
+  const Lighting& l = lighting_;
+  if (l.contrast == 1 && l.brightness == 0 && l.ramp == 0) return;
+  // One lookup table per column: the ramp varies along x only.
+  uint8_t table[256];
+  for (int x = 0; x < frame_side_; ++x) {
+    const double shift =
+        l.brightness +
+        (frame_side_ > 1 ? l.ramp * (2.0 * x / (frame_side_ - 1) - 1) : 0);
+    for (int v = 0; v < 256; ++v) {
+      table[v] = static_cast<uint8_t>(std::clamp<long>(
+          std::lround((v - 128) * l.contrast + 128 + shift), 0, 255));
+    }
+    for (int y = 0; y < frame_side_; ++y) {
+      uint8_t* p = rgb + (static_cast<size_t>(y) * frame_side_ + x) * 3;
+      p[0] = table[p[0]];
+      p[1] = table[p[1]];
+      p[2] = table[p[2]];
+    }
+  }
 }
 
 void SceneRenderer::Draw(const SceneObject& object, const Pose& pose,
@@ -849,18 +994,21 @@ absl::Status WritePreview(const SynthOptions& options) {
   if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
   struct Row {
     std::string file;
+    Rendering rendering;  // its lighting shows; the cells share one size
     Scene scene;
   };
   std::vector<std::optional<Row>> by_action(kNumActions);
   int missing = kNumActions;
   for (int split = 0; split < kNumSplits; ++split) {
     for (int i = 0; i < ClipCount(options, split, false) && missing > 0; ++i) {
-      absl::StatusOr<Scene> scene = SampleTrimmedScene(
-          ClipSeed(options.seed, split, false, i), options.noise);
+      const uint64_t seed = ClipSeed(options.seed, split, false, i);
+      const Rendering rendering = FileRendering(options, seed);
+      absl::StatusOr<Scene> scene = SampleTrimmedScene(seed, rendering.noise);
       if (!scene.ok()) return scene.status();
       std::optional<Row>& row = by_action[scene->instances[0].action_id];
       if (row) continue;
-      row = Row{FileName(split, false, i), *std::move(scene)};
+      row = Row{FileName(split, false, i, rendering.format), rendering,
+                *std::move(scene)};
       --missing;
     }
   }
@@ -874,7 +1022,7 @@ absl::Status WritePreview(const SynthOptions& options) {
   }
   constexpr int kGrid = 2;
   constexpr uint8_t kGridLevel = 160;
-  const int cell = FrameSide(options.size);
+  const int cell = FrameSide(options.rendering.size);
   const int width = kPreviewColumns * (cell + kGrid) + kGrid;
   const int height = static_cast<int>(rows.size()) * (cell + kGrid) + kGrid;
   std::vector<uint8_t> sheet(static_cast<size_t>(width) * height * 3,
@@ -890,7 +1038,8 @@ absl::Status WritePreview(const SynthOptions& options) {
                   " (time runs left to right)\n");
   std::vector<uint8_t> frame(static_cast<size_t>(cell) * cell * 3);
   for (size_t r = 0; r < rows.size(); ++r) {
-    const SceneRenderer renderer(rows[r].scene, options.size);
+    const SceneRenderer renderer(rows[r].scene, options.rendering.size,
+                                 rows[r].rendering.lighting);
     for (int c = 0; c < kPreviewColumns; ++c) {
       renderer.Render(frames[c], frame.data());
       const int left = kGrid + c * (cell + kGrid);

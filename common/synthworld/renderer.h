@@ -99,8 +99,10 @@ struct Scene {
   std::vector<SceneObject> distractors;
 };
 
-// The actor's pose at `frame`: each instance's effect at its progress.
-Pose ActorPose(const Scene& scene, int frame);
+// The actor's pose at `frame` (of the spec's 16 fps timeline; fractions
+// fall between frames, for files at other rates): each instance's effect at
+// its progress.
+Pose ActorPose(const Scene& scene, double frame);
 // An object's circumradius at `scale`, in sides: it never reaches outside
 // this circle at any rotation.
 double BoundingRadius(int shape, int size, double scale);
@@ -118,19 +120,33 @@ Scene ReverseTwin(const Scene& scene);
 // The side of the frames for canvas side `side`: odd sides are padded by one.
 int FrameSide(int side);
 
+// The light a scene is filmed in, mild enough that every color keeps its
+// name: the background's grey level, then over the whole frame a contrast
+// about mid-grey (128), a brightness offset and a left-to-right ramp from
+// -ramp to +ramp levels. The defaults are the spec's (no change).
+struct Lighting {
+  int background = kBackgroundLevel;
+  double contrast = 1;
+  int brightness = 0;
+  int ramp = 0;
+};
+
 class SceneRenderer {
  public:
-  SceneRenderer(Scene scene, int side);
+  SceneRenderer(Scene scene, int side, const Lighting& lighting = {});
   int frame_side() const { return frame_side_; }
   size_t frame_bytes() const { return background_.size(); }
-  // Writes frame `frame` (frame_side^2 RGB24 pixels, row-major) to `rgb`.
-  void Render(int frame, uint8_t* rgb) const;
+  // Writes frame `frame` (of the 16 fps timeline, fractions allowed) as
+  // frame_side^2 RGB24 pixels, row-major, to `rgb`.
+  void Render(double frame, uint8_t* rgb) const;
 
  private:
   void Draw(const SceneObject& object, const Pose& pose, uint8_t* rgb) const;
+  void Light(uint8_t* rgb) const;
 
   const Scene scene_;
   const int side_, frame_side_;
+  const Lighting lighting_;
   std::vector<uint8_t> background_;
 };
 
@@ -149,11 +165,48 @@ std::vector<data::QuestionAnswer> Questions(const Scene& scene);
 data::TrimmedClip TrimmedEntry(const Scene& scene, std::string file);
 data::UntrimmedVideo UntrimmedEntry(const Scene& scene, std::string file);
 
+// How files are encoded: a codec in a container, written as the file's
+// extension.
+enum class VideoFormat : int {
+  kH264Mp4 = 0,  // the spec's
+  kH264Mkv,
+  kVp9Webm,
+  kMpeg4Avi,
+  kMjpegAvi,
+  kNumFormats
+};
+// "h264-mp4", "h264-mkv", "vp9-webm", "mpeg4-avi", "mjpeg-avi".
+absl::string_view FormatName(VideoFormat format);
+// The format named `name`, or kNumFormats.
+VideoFormat FormatNamed(absl::string_view name);
+
+// How one scene becomes one file: what real videos vary in and SynthWorld's
+// events do not, so the same seed shows the same event under any rendering.
+// The defaults are the spec's.
+struct Rendering {
+  int size = 128;  // canvas side, kMinSide..kMaxSide
+  int fps = kFps;  // the file's rate; scenes keep their timing in seconds
+  VideoFormat format = VideoFormat::kH264Mp4;
+  // 0 (the spec's: x264 crf 18) .. 1 (heavy: crf 36, VP9 crf 50, MPEG-4 and
+  // MJPEG quantizer 12), the codec's quality setting in between.
+  double compression = 0;
+  int noise = 0;  // 0: flat background; 1: static noise
+  Lighting lighting;
+};
+
+// What `iv synth --variety` renders each file with, drawn from the file's
+// seed: sides 96..224 (even), 16 or 25 fps, one of the five formats,
+// compression 0..0.6, noise 0 or 1, background level 20..48, contrast
+// 0.85..1.15, brightness -12..+12 and a ramp of up to 10 levels.
+Rendering VarietyRendering(uint64_t seed);
+
 struct SynthOptions {
   std::string out_dir;
   uint64_t seed = 0;
-  int size = 128;  // canvas side, 64..448
-  int noise = 0;   // 0 or 1
+  // Every file's rendering; with `variety`, each file's own
+  // VarietyRendering instead.
+  Rendering rendering;
+  bool variety = false;
   int train_clips = 800, val_clips = 100, test_clips = 100;
   int train_untrimmed = 0, val_untrimmed = 0, test_untrimmed = 20;
   int threads = 0;  // 0 = one per core

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/data/manifest.h"
+#include "common/process/command.h"
 #include "common/testing/ffmpeg_cli.h"
 #include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
@@ -624,8 +625,8 @@ SynthOptions SmallWorld(const std::string& out_dir, uint64_t seed) {
   SynthOptions options;
   options.out_dir = out_dir;
   options.seed = seed;
-  options.size = 64;
-  options.noise = 1;
+  options.rendering.size = 64;
+  options.rendering.noise = 1;
   options.train_clips = 6;
   options.val_clips = 2;
   options.test_clips = 2;
@@ -673,7 +674,7 @@ TEST(WorldTest, ManifestsDescribeTheEncodedFiles) {
   // Without noise, which x264 at crf 18 partly smooths away, so that the
   // comparison below measures the writer on the shapes.
   SynthOptions options = SmallWorld(test::FreshTempDir("world_files"), 11);
-  options.noise = 0;
+  options.rendering.noise = 0;
   ASSERT_TRUE(RenderWorld(options, nullptr).ok());
   EXPECT_THAT(ReadFile(options.out_dir + "/world.json"),
               HasSubstr("\"seed\": 11"));
@@ -729,7 +730,7 @@ TEST(WorldTest, SplitsNeverShareSeeds) {
 TEST(WorldTest, OddSizeRendersPaddedVideo) {
   SynthOptions options;
   options.out_dir = test::FreshTempDir("world_odd");
-  options.size = 65;
+  options.rendering.size = 65;
   options.train_clips = 1;
   options.val_clips = options.test_clips = options.test_untrimmed = 0;
   ASSERT_TRUE(RenderWorld(options, nullptr).ok());
@@ -740,24 +741,155 @@ TEST(WorldTest, OddSizeRendersPaddedVideo) {
 
 TEST(WorldTest, RefusesBadOptions) {
   SynthOptions options = SmallWorld(test::FreshTempDir("world_bad"), 1);
-  options.size = 63;
+  options.rendering.size = 63;
   absl::Status s = RenderWorld(options, nullptr);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("size"));
-  options.size = 64;
-  options.noise = 2;
+  options.rendering.size = 64;
+  options.rendering.noise = 2;
   EXPECT_THAT(RenderWorld(options, nullptr).message(), HasSubstr("noise"));
-  options.noise = 0;
+  options.rendering.noise = 0;
+  options.rendering.fps = 0;
+  EXPECT_THAT(RenderWorld(options, nullptr).message(), HasSubstr("fps"));
+  options.rendering.fps = 25;
+  options.rendering.compression = 1.5;
+  EXPECT_THAT(RenderWorld(options, nullptr).message(),
+              HasSubstr("compression"));
+  options.rendering.compression = 0;
+  options.rendering.lighting.contrast = 2;
+  EXPECT_THAT(RenderWorld(options, nullptr).message(),
+              HasSubstr("contrast: must be in [0.75, 1.25], got 2"));
+  options.rendering.lighting.contrast = 1;
   options.train_clips = -1;
   EXPECT_THAT(RenderWorld(options, nullptr).message(),
               HasSubstr("train_clips"));
   EXPECT_TRUE(fs::is_empty(options.out_dir));
 }
 
+TEST(RenderingTest, LightingMapsEveryLevelByContrastBrightnessAndRamp) {
+  absl::StatusOr<Scene> scene = SampleTrimmedScene(3, /*noise=*/0);
+  ASSERT_TRUE(scene.ok());
+  scene->distractors.clear();
+  scene->actor.pose.opacity = 0;  // background only
+  scene->instances.clear();
+  Lighting lighting;
+  lighting.background = 40;
+  lighting.contrast = 1.1;
+  lighting.brightness = 5;
+  lighting.ramp = 10;
+  const std::vector<uint8_t> rgb =
+      RenderFrame(SceneRenderer(*scene, 64, lighting), 0);
+  // By hand: (40 - 128) * 1.1 + 128 + 5 = 36.2, then -10 at the left
+  // column, +10 at the right one, -0.16 at column 31 (2 * 31 / 63 - 1).
+  EXPECT_EQ(rgb[0], 26);
+  EXPECT_EQ(rgb[63 * 3], 46);
+  EXPECT_EQ(rgb[(10 * 64 + 31) * 3 + 1], 36);
+  // The default lighting changes nothing: the spec's background.
+  EXPECT_EQ(RenderFrame(SceneRenderer(*scene, 64), 0)[0], kBackgroundLevel);
+}
+
+TEST(RenderingTest, VarietyDrawsEveryFormatAndStaysInItsRanges) {
+  std::set<int> formats, fps;
+  for (uint64_t seed = 0; seed < 400; ++seed) {
+    const Rendering r = VarietyRendering(seed);
+    formats.insert(static_cast<int>(r.format));
+    fps.insert(r.fps);
+    EXPECT_EQ(r.size % 2, 0);
+    EXPECT_GE(r.size, 96);
+    EXPECT_LE(r.size, 224);
+    EXPECT_GE(r.compression, 0);
+    EXPECT_LT(r.compression, 0.6);
+    EXPECT_GE(r.lighting.background, 20);
+    EXPECT_LE(r.lighting.background, 48);
+    EXPECT_GE(r.lighting.contrast, 0.85);
+    EXPECT_LT(r.lighting.contrast, 1.15);
+    EXPECT_LE(std::abs(r.lighting.brightness), 12);
+    EXPECT_LE(r.lighting.ramp, 10);
+  }
+  EXPECT_EQ(formats.size(), static_cast<size_t>(VideoFormat::kNumFormats));
+  EXPECT_EQ(fps, (std::set<int>{16, 25}));
+  EXPECT_EQ(VarietyRendering(9).size, VarietyRendering(9).size);
+  EXPECT_EQ(FormatNamed("vp9-webm"), VideoFormat::kVp9Webm);
+  EXPECT_EQ(FormatNamed("h265"), VideoFormat::kNumFormats);
+}
+
+// A variety world shows the same events as the plain one (same manifest
+// rows but for the files' extensions), in files whose codec, size and frame
+// count are the rendering's and whose pixels are the scene at i / fps
+// seconds under the rendering's lighting.
+TEST(WorldTest, VarietyWorldsShowTheSameEventsInOtherFiles) {
+  SynthOptions plain = SmallWorld(test::FreshTempDir("world_plain"), 13);
+  plain.train_clips = plain.val_clips = plain.val_untrimmed = 0;
+  plain.test_clips = 12;
+  SynthOptions variety = plain;
+  variety.out_dir = test::FreshTempDir("world_variety");
+  variety.variety = true;
+  ASSERT_TRUE(RenderWorld(plain, nullptr).ok());
+  ASSERT_TRUE(RenderWorld(variety, nullptr).ok());
+  auto plain_clips = data::ReadTrimmedManifest(plain.out_dir + "/test.jsonl");
+  auto clips = data::ReadTrimmedManifest(variety.out_dir + "/test.jsonl");
+  ASSERT_TRUE(plain_clips.ok() && clips.ok());
+  ASSERT_EQ(clips->size(), 12);
+  constexpr absl::string_view kCodecs[] = {"h264", "h264", "vp9", "mpeg4",
+                                           "mjpeg"};
+  std::set<std::string> extensions;
+  for (int i = 0; i < 12; ++i) {
+    const data::TrimmedClip& clip = (*clips)[i];
+    const data::TrimmedClip& same = (*plain_clips)[i];
+    EXPECT_EQ(clip.action_id, same.action_id);
+    EXPECT_EQ(clip.captions, same.captions);
+    EXPECT_EQ(clip.actor.color, same.actor.color);
+    const uint64_t seed = ClipSeed(13, kTest, false, i);
+    const Rendering r = VarietyRendering(seed);
+    const std::string extension = fs::path(clip.file).extension();
+    extensions.insert(extension);
+    EXPECT_EQ(fs::path(clip.file).stem(), fs::path(same.file).stem());
+    const process::CommandResult probe = process::RunCommand(
+        absl::StrCat("ffprobe -v error -select_streams v -show_entries "
+                     "stream=codec_name,width,avg_frame_rate -of csv=p=0 '",
+                     clip.path, "'"));
+    EXPECT_EQ(probe.output,
+              absl::StrCat(kCodecs[static_cast<int>(r.format)], ",",
+                           FrameSide(r.size), ",", r.fps, "/1\n"))
+        << clip.file;
+    // Mean absolute error against the renderer at the frame's time: lossy
+    // codecs at up to 0.6 compression, which also smooth away much of the
+    // background noise (measured: 0.5 to 3.6 without noise, 4.6 to 6.6 with).
+    // At 25 fps, the same frames taken as 16 fps ones must be worse.
+    auto scene = SampleTrimmedScene(seed, r.noise);
+    ASSERT_TRUE(scene.ok());
+    const SceneRenderer renderer(*scene, r.size, r.lighting);
+    const std::vector<uint8_t> decoded = test::DecodeWithFfmpeg(clip.path);
+    const int frames = r.fps == 16 ? 32 : 49;  // 2 s less a 16 fps frame
+    ASSERT_EQ(decoded.size(), renderer.frame_bytes() * frames) << clip.file;
+    double total = 0, as_16_fps = 0;
+    std::vector<uint8_t> rgb(renderer.frame_bytes()), wrong(rgb.size());
+    for (int f = 0; f < frames; ++f) {
+      renderer.Render(f * 16.0 / r.fps, rgb.data());
+      renderer.Render(std::min(f, kClipFrames - 1), wrong.data());
+      for (size_t k = 0; k < rgb.size(); ++k) {
+        const int value = decoded[f * rgb.size() + k];
+        total += std::abs(value - int{rgb[k]});
+        as_16_fps += std::abs(value - int{wrong[k]});
+      }
+    }
+    EXPECT_LT(total / decoded.size(), r.noise ? 7.5 : 4.0) << clip.file;
+    if (r.fps != 16) EXPECT_LT(total, as_16_fps) << clip.file;
+  }
+  EXPECT_GE(extensions.size(), 3);
+  auto videos =
+      data::ReadUntrimmedManifest(variety.out_dir + "/test_untrimmed.jsonl");
+  auto plain_videos =
+      data::ReadUntrimmedManifest(plain.out_dir + "/test_untrimmed.jsonl");
+  ASSERT_TRUE(videos.ok() && plain_videos.ok());
+  EXPECT_EQ((*videos)[0].duration_s, (*plain_videos)[0].duration_s);
+  EXPECT_EQ((*videos)[0].segments.size(), (*plain_videos)[0].segments.size());
+}
+
 TEST(WorldTest, PreviewShowsOneRowPerAction) {
   SynthOptions options;
   options.out_dir = test::FreshTempDir("preview");
-  options.size = 64;
+  options.rendering.size = 64;
   ASSERT_TRUE(WritePreview(options).ok());
   const std::vector<uint8_t> png =
       test::DecodeWithFfmpeg(options.out_dir + "/preview.png");

@@ -22,7 +22,7 @@ ServiceTestVideos RenderServiceTestVideos(const std::string& name,
   synthworld::SynthOptions options;
   options.out_dir = out.videos;
   options.seed = seed;
-  options.size = 64;
+  options.rendering.size = 64;
   options.train_clips = clips;
   options.val_clips = 0;
   options.test_clips = 0;

@@ -1,6 +1,8 @@
 #include "common/video/writer.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <initializer_list>
 #include <mutex>
 #include <string>
 
@@ -37,6 +39,60 @@ constexpr int kMaxSide = 16384;
 constexpr absl::string_view kPresets[] = {
     "ultrafast", "superfast", "veryfast", "faster",   "fast",
     "medium",    "slow",      "slower",   "veryslow", "placebo"};
+
+struct CodecInfo {
+  Codec codec;
+  const char* encoder;  // FFmpeg's encoder name
+  const char* name;     // for messages
+  int min_quality, max_quality;
+};
+constexpr CodecInfo kCodecs[] = {
+    {Codec::kH264, "libx264", "H.264", 0, 51},
+    {Codec::kVp9, "libvpx-vp9", "VP9", 0, 63},
+    {Codec::kMpeg4, "mpeg4", "MPEG-4", 1, 31},
+    {Codec::kMjpeg, "mjpeg", "MJPEG", 1, 31},
+};
+
+const CodecInfo& Info(Codec codec) {
+  for (const CodecInfo& info : kCodecs) {
+    if (info.codec == codec) return info;
+  }
+  return kCodecs[0];
+}
+
+// The containers a path's extension names and the codecs each is written
+// with here (what players expect in them, not all a muxer accepts).
+struct ContainerInfo {
+  absl::string_view extension;
+  const char* muxer;
+  std::initializer_list<Codec> codecs;
+};
+const ContainerInfo kContainers[] = {
+    {".mp4", "mp4", {Codec::kH264, Codec::kMpeg4}},
+    {".mov", "mov", {Codec::kH264, Codec::kMpeg4}},
+    {".mkv",
+     "matroska",
+     {Codec::kH264, Codec::kVp9, Codec::kMpeg4, Codec::kMjpeg}},
+    {".webm", "webm", {Codec::kVp9}},
+    {".avi", "avi", {Codec::kMpeg4, Codec::kMjpeg, Codec::kH264}},
+};
+
+// The muxer for `path` and `codec`, or INVALID_ARGUMENT naming the field.
+absl::StatusOr<const char*> Muxer(const std::string& path, Codec codec) {
+  const std::string extension = std::filesystem::path(path).extension();
+  for (const ContainerInfo& container : kContainers) {
+    if (container.extension != extension) continue;
+    for (Codec allowed : container.codecs) {
+      if (allowed == codec) return container.muxer;
+    }
+    return absl::InvalidArgumentError(absl::StrCat("codec: ", Info(codec).name,
+                                                   " is not written into ",
+                                                   extension, " files"));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("path: unknown video container '", extension, "' (", path,
+                   "); use .mp4, .mov, .mkv, .webm or .avi"));
+}
 
 absl::Status AvError(int error, absl::string_view what) {
   char text[AV_ERROR_MAX_STRING_SIZE];
@@ -80,18 +136,22 @@ absl::StatusOr<std::unique_ptr<VideoWriter>> VideoWriter::Open(
     const WriterOptions& options) {
   if (absl::Status s = CheckSize(width, height); !s.ok()) return s;
   if (width % 2 != 0 || height % 2 != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("size: H.264 yuv420p needs even width and height, got ",
-                     width, "x", height));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "size: yuv420p needs even width and height, got ", width, "x", height));
   }
   if (options.fps <= 0 || options.fps > 1000) {
     return absl::InvalidArgumentError(
         absl::StrCat("fps: must be in [1, 1000], got ", options.fps));
   }
-  if (options.crf < 0 || options.crf > 51) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("crf: must be in [0, 51], got ", options.crf));
+  const CodecInfo& codec = Info(options.codec);
+  if (options.quality < codec.min_quality ||
+      options.quality > codec.max_quality) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "quality: must be in [", codec.min_quality, ", ", codec.max_quality,
+        "] for ", codec.name, ", got ", options.quality));
   }
+  absl::StatusOr<const char*> muxer = Muxer(path, options.codec);
+  if (!muxer.ok()) return muxer.status();
   if (std::find(std::begin(kPresets), std::end(kPresets), options.preset) ==
       std::end(kPresets)) {
     return absl::InvalidArgumentError(
@@ -103,7 +163,7 @@ absl::StatusOr<std::unique_ptr<VideoWriter>> VideoWriter::Open(
   }
   QuietFfmpegLogs();
   std::unique_ptr<VideoWriter> writer(new VideoWriter(path, width, height));
-  if (absl::Status s = writer->Init(options); !s.ok()) {
+  if (absl::Status s = writer->Init(options, *muxer); !s.ok()) {
     writer->error_ = s;
     writer->Close().IgnoreError();
     return s;
@@ -111,16 +171,19 @@ absl::StatusOr<std::unique_ptr<VideoWriter>> VideoWriter::Open(
   return writer;
 }
 
-absl::Status VideoWriter::Init(const WriterOptions& options) {
-  const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
+absl::Status VideoWriter::Init(const WriterOptions& options,
+                               const char* muxer) {
+  const CodecInfo& info = Info(options.codec);
+  const AVCodec* codec = avcodec_find_encoder_by_name(info.encoder);
   if (codec == nullptr) {
-    return absl::UnimplementedError("this FFmpeg has no libx264 encoder");
+    return absl::UnimplementedError(
+        absl::StrCat("this FFmpeg has no ", info.encoder, " encoder"));
   }
   AVFormatContext* format = nullptr;
-  // The muxer is named because the temporary name has no .mp4 extension.
-  int err = avformat_alloc_output_context2(&format, nullptr, "mp4",
+  // The muxer is named because the temporary name has no extension.
+  int err = avformat_alloc_output_context2(&format, nullptr, muxer,
                                            file_.temp_path().c_str());
-  if (err < 0) return AvError(err, "mp4 muxer");
+  if (err < 0) return AvError(err, absl::StrCat(muxer, " muxer"));
   format_.reset(format);
   // Leaves FFmpeg's version out of the file: same frames, same bytes.
   format_->flags |= AVFMT_FLAG_BITEXACT;
@@ -132,16 +195,19 @@ absl::Status VideoWriter::Init(const WriterOptions& options) {
   if (!codec_ || stream_ == nullptr || !frame_ || !packet_) {
     return absl::ResourceExhaustedError("out of memory opening the encoder");
   }
+  // MJPEG is full-range YUV (JFIF); the others limited-range.
+  const bool jpeg = options.codec == Codec::kMjpeg;
+  pixel_format_ = jpeg ? AV_PIX_FMT_YUVJ420P : AV_PIX_FMT_YUV420P;
   codec_->width = width_;
   codec_->height = height_;
-  codec_->pix_fmt = AV_PIX_FMT_YUV420P;
+  codec_->pix_fmt = static_cast<AVPixelFormat>(pixel_format_);
   codec_->time_base = AVRational{1, options.fps};
   codec_->framerate = AVRational{options.fps, 1};
   codec_->thread_count = options.threads;
   if (options.gop > 0) codec_->gop_size = options.gop;
-  // swscale converts with BT.601 limited-range coefficients; say so in the
-  // stream so every decoder converts back with the same matrix.
-  codec_->color_range = AVCOL_RANGE_MPEG;
+  // swscale converts with BT.601 coefficients; say so in the stream so
+  // every decoder converts back with the same matrix.
+  codec_->color_range = jpeg ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
   codec_->colorspace = AVCOL_SPC_SMPTE170M;
   codec_->color_primaries = AVCOL_PRI_SMPTE170M;
   codec_->color_trc = AVCOL_TRC_SMPTE170M;
@@ -149,11 +215,30 @@ absl::Status VideoWriter::Init(const WriterOptions& options) {
     codec_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   }
   AVDictionary* codec_options = nullptr;
-  av_dict_set(&codec_options, "preset", options.preset.c_str(), 0);
-  av_dict_set_int(&codec_options, "crf", options.crf, 0);
+  switch (options.codec) {
+    case Codec::kH264:
+      av_dict_set(&codec_options, "preset", options.preset.c_str(), 0);
+      av_dict_set_int(&codec_options, "crf", options.quality, 0);
+      break;
+    case Codec::kVp9:
+      // Constant quality needs a zero target bitrate; "good" at cpu-used 5
+      // keeps encoding within a few times x264 veryfast.
+      codec_->bit_rate = 0;
+      av_dict_set_int(&codec_options, "crf", options.quality, 0);
+      av_dict_set(&codec_options, "deadline", "good", 0);
+      av_dict_set_int(&codec_options, "cpu-used", 5, 0);
+      break;
+    case Codec::kMpeg4:
+    case Codec::kMjpeg:
+      // A fixed quantizer; each frame carries it too (WriteFrame). Bit-exact
+      // mode leaves FFmpeg's version out of the bitstream.
+      codec_->flags |= AV_CODEC_FLAG_QSCALE | AV_CODEC_FLAG_BITEXACT;
+      codec_->global_quality = FF_QP2LAMBDA * options.quality;
+      break;
+  }
   err = avcodec_open2(codec_.get(), codec, &codec_options);
   av_dict_free(&codec_options);
-  if (err < 0) return AvError(err, "opening libx264");
+  if (err < 0) return AvError(err, absl::StrCat("opening ", info.encoder));
   err = avcodec_parameters_from_context(stream_->codecpar, codec_.get());
   if (err < 0) return AvError(err, "stream parameters");
   stream_->time_base = codec_->time_base;
@@ -164,15 +249,16 @@ absl::Status VideoWriter::Init(const WriterOptions& options) {
     return AvError(err, absl::StrCat("cannot create ", file_.temp_path()));
   }
   err = avformat_write_header(format_.get(), nullptr);
-  if (err < 0) return AvError(err, "writing the mp4 header");
+  if (err < 0)
+    return AvError(err, absl::StrCat("writing the ", muxer, " header"));
 
-  frame_->format = AV_PIX_FMT_YUV420P;
+  frame_->format = pixel_format_;
   frame_->width = width_;
   frame_->height = height_;
   err = av_frame_get_buffer(frame_.get(), 0);
   if (err < 0) return AvError(err, "frame buffer");
   sws_.reset(sws_getContext(width_, height_, AV_PIX_FMT_RGB24, width_, height_,
-                            AV_PIX_FMT_YUV420P,
+                            static_cast<AVPixelFormat>(pixel_format_),
                             SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT,
                             nullptr, nullptr, nullptr));
   if (!sws_) return absl::InternalError("swscale: no RGB24 to YUV420P path");
@@ -193,6 +279,7 @@ absl::Status VideoWriter::WriteFrame(const uint8_t* rgb24) {
   sws_scale(sws_.get(), source, stride, 0, height_, frame_->data,
             frame_->linesize);
   frame_->pts = frames_written_;
+  frame_->quality = codec_->global_quality;
   if (absl::Status s = Encode(frame_.get()); !s.ok()) return error_ = s;
   ++frames_written_;
   return absl::OkStatus();

@@ -1,5 +1,6 @@
-// Writes RGB frames as H.264 (libx264, yuv420p) in .mp4 through libavcodec
-// and libavformat, and single RGB images as PNG.
+// Writes RGB frames as video through libavcodec and libavformat (H.264,
+// VP9, MPEG-4 part 2 or MJPEG; the container is the path's extension), and
+// single RGB images as PNG.
 //
 // Files appear atomically (common/files/atomic_file.h): a writer works on a
 // temporary file beside the final path and commits it on Close, so a crash or
@@ -35,10 +36,21 @@ struct AvFree {
 };
 }  // namespace internal
 
+enum class Codec {
+  kH264,   // libx264, yuv420p
+  kVp9,    // libvpx-vp9, yuv420p
+  kMpeg4,  // MPEG-4 part 2 (FFmpeg's own encoder), yuv420p
+  kMjpeg,  // motion JPEG, full-range yuvj420p
+};
+
 struct WriterOptions {
   int fps = 16;
-  int crf = 18;  // x264 constant rate factor: 0 lossless .. 51 worst
-  std::string preset = "veryfast";
+  Codec codec = Codec::kH264;
+  // The codec's constant-quality level, lower is better: x264's crf (0
+  // lossless .. 51) for H.264, libvpx's crf (0 .. 63) for VP9, the
+  // quantizer scale (1 .. 31) for MPEG-4 and MJPEG.
+  int quality = 18;
+  std::string preset = "veryfast";  // x264's speed preset (H.264 only)
   // Encoder threads. 1 makes the output bytes a function of the frames alone
   // (x264's threaded encoding is not bit-exact across runs); render many
   // files at once for parallelism instead.
@@ -48,10 +60,12 @@ struct WriterOptions {
 
 class VideoWriter {
  public:
+  // The container follows `path`'s extension: .mp4 and .mov (H.264 or
+  // MPEG-4), .mkv (any codec), .webm (VP9), .avi (MPEG-4, MJPEG or H.264).
   // INVALID_ARGUMENT for odd or non-positive sizes (yuv420p halves both
-  // dimensions of the chroma planes, so H.264 needs them even) and bad
-  // options; UNIMPLEMENTED if FFmpeg lacks libx264; the errno's code if the
-  // temporary file cannot be created.
+  // dimensions of the chroma planes), another extension, a codec the
+  // container cannot hold and bad options; UNIMPLEMENTED if FFmpeg lacks the
+  // encoder; the errno's code if the temporary file cannot be created.
   static absl::StatusOr<std::unique_ptr<VideoWriter>> Open(
       const std::string& path, int width, int height,
       const WriterOptions& options = {});
@@ -74,13 +88,14 @@ class VideoWriter {
 
  private:
   VideoWriter(const std::string& path, int width, int height);
-  absl::Status Init(const WriterOptions& options);
+  absl::Status Init(const WriterOptions& options, const char* muxer);
   // Sends `frame` (null to flush) and muxes every packet the encoder returns.
   absl::Status Encode(AVFrame* frame);
   absl::Status Finish();
 
   files::PendingFile file_;  // FFmpeg writes its temp_path()
   const int width_, height_;
+  int pixel_format_ = 0;  // an AVPixelFormat
   int frames_written_ = 0;
   bool closed_ = false;
   absl::Status error_;  // the first error; Close reports it

@@ -145,7 +145,7 @@ absl::StatusOr<std::vector<data::TrimmedClip>> World(
     synthworld::SynthOptions synth;
     synth.out_dir = dir;
     synth.seed = 1;
-    synth.size = side;
+    synth.rendering.size = side;
     synth.train_clips = count;
     synth.val_clips = 0;
     synth.test_clips = 0;

@@ -115,7 +115,7 @@ absl::Status RunEmbedBenchmark(const EmbedBenchmarkOptions& options) {
   synthworld::SynthOptions world;
   world.out_dir = dir + "/videos";
   world.seed = 1;
-  world.size = 64;
+  world.rendering.size = 64;
   world.train_clips = kClips;
   world.val_clips = 0;
   world.test_clips = 0;

@@ -116,7 +116,7 @@ absl::Status RunTasksBenchmark(const TasksBenchmarkOptions& options) {
   synthworld::SynthOptions world;
   world.out_dir = dir;
   world.seed = 1;
-  world.size = 64;
+  world.rendering.size = 64;
   world.train_clips = 0;
   world.val_clips = 0;
   world.test_clips = kClips;

@@ -156,7 +156,7 @@ absl::Status RunTrainBenchmark(const TrainBenchmarkOptions& options) {
   synthworld::SynthOptions world;
   world.out_dir = dir + "/world";
   world.seed = 1;
-  world.size = 64;
+  world.rendering.size = 64;
   world.train_clips = options.clips;
   world.val_clips = 0;
   world.test_clips = 0;

@@ -41,7 +41,7 @@ class IngestTest : public ::testing::Test {
     synthworld::SynthOptions world;
     world.out_dir = *root_ + "/library";
     world.seed = 11;
-    world.size = 64;
+    world.rendering.size = 64;
     world.train_clips = world.val_clips = 0;
     world.test_clips = 6;
     world.test_untrimmed = 1;

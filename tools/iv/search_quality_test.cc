@@ -40,7 +40,7 @@ TEST(SearchQualityTest, TextFindsClipsWithTheRightColorShapeAndAction) {
   sw::SynthOptions world;
   world.out_dir = root + "/library";
   world.seed = 7;  // iv-tiny's world; its test split was never trained on
-  world.size = 64;
+  world.rendering.size = 64;
   world.train_clips = world.val_clips = 0;
   world.test_clips = 100;
   world.test_untrimmed = 0;

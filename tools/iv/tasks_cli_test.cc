@@ -39,7 +39,7 @@ class TasksCliTest : public ::testing::Test {
     synthworld::SynthOptions world;
     world.out_dir = *root_ + "/world";
     world.seed = 11;
-    world.size = 64;
+    world.rendering.size = 64;
     world.train_clips = world.val_clips = 0;
     world.test_clips = 2;
     world.test_untrimmed = 1;

@@ -63,7 +63,7 @@ class TasksQualityTest : public ::testing::Test {
     sw::SynthOptions world;
     world.out_dir = *root_ + "/world";
     world.seed = 7;
-    world.size = 64;
+    world.rendering.size = 64;
     world.train_clips = world.val_clips = 0;
     world.test_clips = kClips;
     world.test_untrimmed = 0;

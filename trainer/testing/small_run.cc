@@ -17,7 +17,7 @@ std::string RenderTestWorld(const std::string& name, uint64_t seed,
   synthworld::SynthOptions options;
   options.out_dir = FreshTempDir(name);
   options.seed = seed;
-  options.size = 64;
+  options.rendering.size = 64;
   options.train_clips = train_clips;
   options.val_clips = val_clips;
   options.test_clips = 0;
