@@ -337,7 +337,9 @@ std::string FileName(int split, bool untrimmed, int index, VideoFormat format) {
 
 // What file `seed` of a world is rendered with.
 Rendering FileRendering(const SynthOptions& options, uint64_t seed) {
-  return options.variety ? VarietyRendering(seed) : options.rendering;
+  return options.variety ? VarietyRendering(seed, options.variety_min_side,
+                                            options.variety_max_side)
+                         : options.rendering;
 }
 
 std::string JoinPath(const std::string& folder, const std::string& file) {
@@ -353,6 +355,14 @@ absl::Status ValidateOptions(const SynthOptions& o) {
   if (r.size < kMinSide || r.size > kMaxSide) {
     return invalid("size", absl::StrCat("must be in [", kMinSide, ", ",
                                         kMaxSide, "], got ", r.size));
+  }
+  if (o.variety_min_side < kMinSide || o.variety_max_side > kMaxSide ||
+      o.variety_min_side + 1 > o.variety_max_side) {
+    return invalid(
+        "variety_sides",
+        absl::StrCat("must be two sides in [", kMinSide, ", ", kMaxSide,
+                     "], the first smaller, got ", o.variety_min_side, " and ",
+                     o.variety_max_side));
   }
   if (r.noise != 0 && r.noise != 1) {
     return invalid("noise", absl::StrCat("must be 0 or 1, got ", r.noise));
@@ -553,7 +563,8 @@ absl::Status WriteWorldJson(const SynthOptions& o) {
   if (o.variety) {
     rendering =
         "variety: each file's own, drawn from its seed (VarietyRendering): "
-        "sides 96..224, 16 or 25 fps, h264-mp4, h264-mkv, vp9-webm, "
+        "even sides in variety_sides, 16 or 25 fps, h264-mp4, h264-mkv, "
+        "vp9-webm, "
         "mpeg4-avi or mjpeg-avi at compression 0..0.6, noise 0 or 1, "
         "background 20..48, contrast 0.85..1.15, brightness -12..12, "
         "ramp 0..10";
@@ -565,6 +576,7 @@ absl::Status WriteWorldJson(const SynthOptions& o) {
       {"timeline_fps", kFps},
       {"clip_frames", kClipFrames},
       {"rendering", rendering},
+      {"variety_sides", {o.variety_min_side, o.variety_max_side}},
       {"train_clips", o.train_clips},
       {"val_clips", o.val_clips},
       {"test_clips", o.test_clips},
@@ -606,10 +618,10 @@ VideoFormat FormatNamed(absl::string_view name) {
   return VideoFormat::kNumFormats;
 }
 
-Rendering VarietyRendering(uint64_t seed) {
+Rendering VarietyRendering(uint64_t seed, int min_side, int max_side) {
   Rng rng(DeriveSeed(seed, kRenderingStream));
   Rendering r;
-  r.size = 2 * rng.Int(48, 112);
+  r.size = 2 * rng.Int((min_side + 1) / 2, max_side / 2);
   r.fps = rng.Int(0, 1) == 0 ? kFps : 25;
   r.format = static_cast<VideoFormat>(
       rng.Int(0, static_cast<int>(VideoFormat::kNumFormats) - 1));

@@ -195,18 +195,21 @@ struct Rendering {
 };
 
 // What `iv synth --variety` renders each file with, drawn from the file's
-// seed: sides 96..224 (even), 16 or 25 fps, one of the five formats,
-// compression 0..0.6, noise 0 or 1, background level 20..48, contrast
+// seed: even sides in [min_side, max_side], 16 or 25 fps, one of the five
+// formats, compression 0..0.6, noise 0 or 1, background level 20..48, contrast
 // 0.85..1.15, brightness -12..+12 and a ramp of up to 10 levels.
-Rendering VarietyRendering(uint64_t seed);
+Rendering VarietyRendering(uint64_t seed, int min_side = 96,
+                           int max_side = 224);
 
 struct SynthOptions {
   std::string out_dir;
   uint64_t seed = 0;
   // Every file's rendering; with `variety`, each file's own
-  // VarietyRendering instead.
+  // VarietyRendering instead, its sides in [variety_min_side,
+  // variety_max_side].
   Rendering rendering;
   bool variety = false;
+  int variety_min_side = 96, variety_max_side = 224;
   int train_clips = 800, val_clips = 100, test_clips = 100;
   int train_untrimmed = 0, val_untrimmed = 0, test_untrimmed = 20;
   int threads = 0;  // 0 = one per core

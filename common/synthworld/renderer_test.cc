@@ -760,6 +760,12 @@ TEST(WorldTest, RefusesBadOptions) {
   EXPECT_THAT(RenderWorld(options, nullptr).message(),
               HasSubstr("contrast: must be in [0.75, 1.25], got 2"));
   options.rendering.lighting.contrast = 1;
+  options.variety_min_side = 200;
+  options.variety_max_side = 100;
+  EXPECT_THAT(RenderWorld(options, nullptr).message(),
+              HasSubstr("variety_sides"));
+  options.variety_min_side = 96;
+  options.variety_max_side = 224;
   options.train_clips = -1;
   EXPECT_THAT(RenderWorld(options, nullptr).message(),
               HasSubstr("train_clips"));
@@ -809,6 +815,11 @@ TEST(RenderingTest, VarietyDrawsEveryFormatAndStaysInItsRanges) {
   EXPECT_EQ(formats.size(), static_cast<size_t>(VideoFormat::kNumFormats));
   EXPECT_EQ(fps, (std::set<int>{16, 25}));
   EXPECT_EQ(VarietyRendering(9).size, VarietyRendering(9).size);
+  std::set<int> small_sides;
+  for (uint64_t seed = 0; seed < 100; ++seed) {
+    small_sides.insert(VarietyRendering(seed, 64, 70).size);
+  }
+  EXPECT_EQ(small_sides, (std::set<int>{64, 66, 68, 70}));
   EXPECT_EQ(FormatNamed("vp9-webm"), VideoFormat::kVp9Webm);
   EXPECT_EQ(FormatNamed("h265"), VideoFormat::kNumFormats);
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -111,10 +112,22 @@ void AddSynthCommand(CLI::App& iv) {
                    "the right")
       ->capture_default_str()
       ->check(CLI::Range(0, 32));
+  command
+      ->add_option_function<std::vector<int>>(
+          "--variety-sizes",
+          [&o](const std::vector<int>& sides) {
+            o.variety_min_side = sides[0];
+            o.variety_max_side = sides[1];
+          },
+          "MIN MAX: the frame sides --variety draws from (default 96 224; "
+          "training sets can stay nearer the model's input)")
+      ->expected(2)
+      ->check(CLI::Range(sw::kMinSide, sw::kMaxSide));
   command->add_flag(
       "--variety", o.variety,
       "render each file differently, as real videos differ (overrides the "
-      "rendering options above): sides 96..224, 16 or 25 fps, all five "
+      "rendering options above): sides from --variety-sizes, 16 or 25 "
+      "fps, all five "
       "formats, compression up to 0.6, noise, background, contrast, "
       "brightness and ramp drawn per file from its seed; the events are the "
       "same as without it");
