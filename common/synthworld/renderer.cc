@@ -781,6 +781,24 @@ SceneRenderer::SceneRenderer(Scene scene, int side, const Lighting& lighting)
           255));
     }
   }
+  BuildLightTables();
+}
+
+void SceneRenderer::BuildLightTables() {
+  const Lighting& l = lighting_;
+  if (l.contrast == 1 && l.brightness == 0 && l.ramp == 0) return;
+  // One lookup table per column, built once: the ramp varies along x only.
+  light_tables_.resize(static_cast<size_t>(frame_side_) * 256);
+  for (int x = 0; x < frame_side_; ++x) {
+    const double shift =
+        l.brightness +
+        (frame_side_ > 1 ? l.ramp * (2.0 * x / (frame_side_ - 1) - 1) : 0);
+    for (int v = 0; v < 256; ++v) {
+      light_tables_[static_cast<size_t>(x) * 256 + v] =
+          static_cast<uint8_t>(std::clamp<long>(
+              std::lround((v - 128) * l.contrast + 128 + shift), 0, 255));
+    }
+  }
 }
 
 void SceneRenderer::Render(double frame, uint8_t* rgb) const {
@@ -793,19 +811,10 @@ void SceneRenderer::Render(double frame, uint8_t* rgb) const {
 }
 
 void SceneRenderer::Light(uint8_t* rgb) const {
-  const Lighting& l = lighting_;
-  if (l.contrast == 1 && l.brightness == 0 && l.ramp == 0) return;
-  // One lookup table per column: the ramp varies along x only.
-  uint8_t table[256];
-  for (int x = 0; x < frame_side_; ++x) {
-    const double shift =
-        l.brightness +
-        (frame_side_ > 1 ? l.ramp * (2.0 * x / (frame_side_ - 1) - 1) : 0);
-    for (int v = 0; v < 256; ++v) {
-      table[v] = static_cast<uint8_t>(std::clamp<long>(
-          std::lround((v - 128) * l.contrast + 128 + shift), 0, 255));
-    }
-    for (int y = 0; y < frame_side_; ++y) {
+  if (light_tables_.empty()) return;
+  for (int y = 0; y < frame_side_; ++y) {
+    for (int x = 0; x < frame_side_; ++x) {
+      const uint8_t* table = &light_tables_[static_cast<size_t>(x) * 256];
       uint8_t* p = rgb + (static_cast<size_t>(y) * frame_side_ + x) * 3;
       p[0] = table[p[0]];
       p[1] = table[p[1]];

@@ -142,12 +142,15 @@ class SceneRenderer {
 
  private:
   void Draw(const SceneObject& object, const Pose& pose, uint8_t* rgb) const;
+  void BuildLightTables();
   void Light(uint8_t* rgb) const;
 
   const Scene scene_;
   const int side_, frame_side_;
   const Lighting lighting_;
   std::vector<uint8_t> background_;
+  // 256 levels per column; empty for the spec's lighting (no change).
+  std::vector<uint8_t> light_tables_;
 };
 
 data::ObjectDesc Describe(const SceneObject& object);
